@@ -1,0 +1,208 @@
+"""Typed configs: YAML files plus `--set key=value` overrides, validated against dataclasses.
+
+Every setting lives in a dataclass with a default, so a YAML file only states what differs.
+Unknown keys and wrong types fail early with a message naming the dotted key, because a typo
+in a config should never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from monorec.errors import ConfigError
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class LastfmOptions:
+    """How Last.FM artists get concepts from user tags (rule documented in `data.lastfm`)."""
+
+    vocabulary_size: int = 50
+    tags_per_artist: int = 3
+
+
+@dataclasses.dataclass
+class GenericOptions:
+    """Bring-your-own data: an interaction file and an optional item table (CSV, TSV or parquet)."""
+
+    interactions_path: str = ""
+    user_col: str = "user_id"
+    item_col: str = "item_id"
+    timestamp_col: str | None = None
+    items_path: str | None = None
+    item_id_col: str = "item_id"
+    name_col: str | None = None
+    concepts_col: str | None = None
+    concepts_sep: str = "|"
+    year_col: str | None = None
+
+
+@dataclasses.dataclass
+class SyntheticOptions:
+    """Planted structure for tests and quick runs (see `data.synthetic`)."""
+
+    n_users: int = 600
+    n_items: int = 300
+    n_genres: int = 6
+    genres_per_user: int = 2
+    interactions_per_user: int = 30
+    genre_affinity: float = 12.0
+    popularity_exponent: float = 1.0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Which dataset, where its files are, how it is filtered and split."""
+
+    dataset: Literal["ml1m", "lastfm", "generic", "synthetic"] = "synthetic"
+    data_dir: str | None = None
+    min_users_per_item: int = 1
+    min_items_per_user: int = 1
+    holdout: int = 5
+    test_negatives: int = 5
+    min_train_positives: int = 5
+    split_seed: int = 0
+    lastfm: LastfmOptions = dataclasses.field(default_factory=LastfmOptions)
+    generic: GenericOptions = dataclasses.field(default_factory=GenericOptions)
+    synthetic: SyntheticOptions = dataclasses.field(default_factory=SyntheticOptions)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """The two-tower recommender: MF (dot product + biases) or NCF (MLP over the concatenation)."""
+
+    kind: Literal["mf", "ncf"] = "mf"
+    embedding_dim: int = 20
+    hidden: list[int] = dataclasses.field(default_factory=lambda: [64, 32, 16])
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Optimisation settings for BCE training on positives plus re-drawn sampled negatives."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    negative_sampling: Literal["uniform", "popularity"] = "uniform"
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """Ranking evaluation: cut-off K and how many users are scored per chunk."""
+
+    k: int = 10
+    chunk_size: int = 1024
+
+
+@dataclasses.dataclass
+class RecommenderJobConfig:
+    """Everything `jobs/train_recommender.py` needs."""
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+
+
+def from_dict(cls: type[T], values: Any, key: str = "") -> T:
+    """Build dataclass `cls` from nested dicts, naming the dotted key of any unknown or bad value."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{key or 'config'}: expected a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for name, value in values.items():
+        dotted = f"{key}.{name}" if key else str(name)
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown config key '{dotted}'{hint}; known keys: {sorted(fields)}")
+        kwargs[name] = _coerce(hints[name], value, dotted)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(option, value, key)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"config key '{key}' must be one of {list(allowed)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        (item_type,) = typing.get_args(tp)
+        return [_coerce(item_type, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (type(value) is tp):
+        return value
+    raise ConfigError(f"config key '{key}' must be {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict, returning a new dict."""
+    result = json.loads(json.dumps(values))
+    for override in overrides:
+        dotted, sep, raw = override.partition("=")
+        if not sep or not dotted.strip():
+            raise ConfigError(f"--set expects key=value, got {override!r}")
+        *parents, leaf = dotted.strip().split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {dotted}: '{part}' is not a section")
+        node[leaf] = yaml.safe_load(raw) if raw.strip() else None
+    return result
+
+
+def load_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
+    """Read a YAML config file (or only defaults when `path` is None) and apply overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    return from_dict(cls, apply_overrides(values, list(overrides)))
+
+
+def to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
+
+
+def config_hash(config: Any) -> str:
+    """A stable short hash of a config: the cache key for artifacts derived from it."""
+    canonical = json.dumps(to_dict(config), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

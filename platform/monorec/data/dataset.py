@@ -1,0 +1,167 @@
+"""The one in-memory form every dataset is converted to.
+
+Users and items are dense integer indices (0..n-1) so that they can index embedding tables;
+the original ids are kept both ways so that jobs, reports and the HTTP API speak the dataset's
+own ids. The item table carries what interpretation needs: a name, multi-label concepts,
+year/decade where known and popularity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from monorec.errors import DataError, UnknownIdError
+
+log = logging.getLogger(__name__)
+
+ITEM_COLUMNS = ("item_id", "name", "concepts", "year", "decade", "popularity", "popularity_percentile")
+
+
+@dataclasses.dataclass(frozen=True)
+class InteractionData:
+    """Positive user-item interactions plus id maps and an item table.
+
+    interactions: columns `user`, `item` (int64 indices) and `timestamp` (float seconds, NaN
+        where unknown: timestamps are optional data).
+    user_ids / item_ids: original id of each index.
+    items: one row per item index with ITEM_COLUMNS; `popularity` is the interaction count and
+        `popularity_percentile` is 0 for the most popular item and 100 for the least.
+    """
+
+    name: str
+    interactions: pd.DataFrame
+    user_ids: pd.Index
+    item_ids: pd.Index
+    items: pd.DataFrame
+    users: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    checksum: str = ""
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_interactions(self) -> int:
+        return len(self.interactions)
+
+    @property
+    def concept_names(self) -> list[str]:
+        return sorted({c for concepts in self.items["concepts"] for c in concepts})
+
+    def concept_matrix(self) -> tuple[np.ndarray, list[str]]:
+        """Multi-hot (n_items x n_concepts) bool matrix and the concept name of each column."""
+        names = self.concept_names
+        column = {name: j for j, name in enumerate(names)}
+        matrix = np.zeros((self.n_items, len(names)), dtype=bool)
+        for row, concepts in enumerate(self.items["concepts"]):
+            matrix[row, [column[c] for c in concepts]] = True
+        return matrix, names
+
+    def user_index(self, user_ids: Sequence) -> np.ndarray:
+        return _lookup(self.user_ids, user_ids, "user")
+
+    def item_index(self, item_ids: Sequence) -> np.ndarray:
+        return _lookup(self.item_ids, item_ids, "item")
+
+
+def _lookup(index: pd.Index, ids: Sequence, kind: str) -> np.ndarray:
+    ids = list(ids)
+    try:
+        query = pd.Index(ids, dtype=index.dtype)
+    except (ValueError, TypeError):  # e.g. "abc" against integer ids: cannot match anything
+        query = pd.Index(ids, dtype=object)
+    positions = index.get_indexer(query)
+    missing = [i for i, p in zip(ids, positions) if p < 0]
+    if missing:
+        raise UnknownIdError(f"unknown {kind} id(s): {missing[:10]} (the dataset has {len(index)} {kind}s)")
+    return positions.astype(np.int64)
+
+
+def build_dataset(
+    name: str,
+    interactions: pd.DataFrame,
+    item_table: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    checksum: str = "",
+) -> InteractionData:
+    """Index raw interactions with original ids into an InteractionData.
+
+    interactions: columns `user_id`, `item_id` and optionally `timestamp`. Duplicate (user, item)
+        pairs are dropped (first kept) with a count in the log.
+    item_table: indexed by original item id, optional columns `name`, `concepts` (list of str),
+        `year`. Items without interactions are dropped; interacted items missing from the table
+        get their id as name and no concepts.
+    users: optional per-user attributes indexed by original user id.
+    checksum: identifies the source files and options (the parquet cache key).
+    """
+    if interactions.empty:
+        raise DataError(f"{name}: no interactions to build a dataset from")
+    before = len(interactions)
+    interactions = interactions.drop_duplicates(subset=["user_id", "item_id"], keep="first")
+    if len(interactions) < before:
+        log.info("%s: dropped %d duplicate (user, item) interactions", name, before - len(interactions))
+    user_codes, user_ids = pd.factorize(interactions["user_id"], sort=True)
+    item_codes, item_ids = pd.factorize(interactions["item_id"], sort=True)
+    timestamps = interactions["timestamp"] if "timestamp" in interactions else np.nan
+    frame = pd.DataFrame(
+        {
+            "user": user_codes.astype(np.int64),
+            "item": item_codes.astype(np.int64),
+            "timestamp": pd.Series(timestamps, index=interactions.index, dtype="float64").to_numpy(),
+        }
+    )
+    items = _item_table(pd.Index(item_ids), frame["item"].to_numpy(), item_table)
+    user_table = pd.DataFrame(index=pd.RangeIndex(len(user_ids)))
+    if users is not None and not users.empty:
+        user_table = users.reindex(user_ids).reset_index(drop=True)
+    return InteractionData(name, frame, pd.Index(user_ids), pd.Index(item_ids), items, user_table, checksum)
+
+
+def _item_table(item_ids: pd.Index, item_codes: np.ndarray, table: pd.DataFrame | None) -> pd.DataFrame:
+    table = pd.DataFrame(index=item_ids) if table is None else table.reindex(item_ids)
+    names = table["name"] if "name" in table else pd.Series(pd.NA, index=item_ids)
+    concepts = table["concepts"] if "concepts" in table else pd.Series(None, index=item_ids, dtype=object)
+    years = table["year"] if "year" in table else pd.Series(pd.NA, index=item_ids)
+    popularity = np.bincount(item_codes, minlength=len(item_ids))
+    # Rank 0 = most popular; ties share the lower (better) rank so percentiles do not depend on id order.
+    rank = pd.Series(-popularity).rank(method="min").to_numpy() - 1
+    percentile = 100.0 * rank / max(len(item_ids) - 1, 1)
+    year = pd.array(years.to_numpy(), dtype="Int64")
+    return pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "name": [str(n) if isinstance(n, str) else str(i) for n, i in zip(names, item_ids)],
+            "concepts": [sorted(c) if isinstance(c, (list, tuple, np.ndarray)) else [] for c in concepts],
+            "year": year,
+            "decade": (year // 10) * 10,
+            "popularity": popularity.astype(np.int64),
+            "popularity_percentile": percentile,
+        }
+    )
+
+
+def k_core(interactions: pd.DataFrame, min_users_per_item: int, min_items_per_user: int) -> pd.DataFrame:
+    """Iteratively drop items with too few users and users with too few items until both hold."""
+    if min_users_per_item <= 1 and min_items_per_user <= 1:
+        return interactions
+    while True:
+        item_counts = interactions.groupby("item_id")["user_id"].transform("size")
+        user_counts = interactions.groupby("user_id")["item_id"].transform("size")
+        keep = (item_counts >= min_users_per_item) & (user_counts >= min_items_per_user)
+        if keep.all():
+            return interactions
+        interactions = interactions[keep]
+        if interactions.empty:
+            raise DataError(
+                f"k-core filtering (min_users_per_item={min_users_per_item}, "
+                f"min_items_per_user={min_items_per_user}) removed every interaction"
+            )

@@ -1,0 +1,20 @@
+"""Errors a user can act on. Jobs print their message and exit non-zero, never a traceback."""
+
+
+class MonorecError(Exception):
+    """Base class: the message alone must tell the user what went wrong and what to do."""
+
+
+class ConfigError(MonorecError):
+    """A config file or --set override names an unknown key or holds a value of the wrong type."""
+
+
+class DataError(MonorecError):
+    """Input data is missing, malformed, empty or fails its checksum."""
+
+
+class UnknownIdError(MonorecError, KeyError):
+    """An original user or item id that the dataset does not contain."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])

@@ -1,0 +1,106 @@
+"""Ranking metrics for held-out positives, vectorised on the device in chunks of users.
+
+Full ranking: each held-out positive is ranked against every item the user has not trained on
+(training positives are masked out; other held-out positives stay as competitors).
+Sampled: the same metrics over a short candidate list, the user's held-out positives plus the
+sampled test negatives, with K equal to the number of held-out positives.
+
+Ties: a target's rank is its expected rank under random tie-breaking,
+1 + #(higher scores) + #(other equal scores) / 2, so a model that scores everything alike gets
+chance-level metrics instead of perfect (optimistic) or zero (pessimistic) ones.
+
+Per user, with T held-out positives at ranks r_t among C candidates:
+  HR@K   = share of the T positives ranked <= K (recall@K)
+  NDCG@K = sum_{r_t <= K} 1/log2(r_t + 1) / sum_{j=1..min(K, T)} 1/log2(j + 1)
+  MRR    = 1 / min_t r_t
+  MPR    = mean_t 100 * (r_t - 1) / (C - 1)   (percentile rank in %, 0 = top, 50 = chance)
+and every metric is averaged over test users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from monorec.data.split import Split
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
+
+
+def expected_ranks(candidate_scores: torch.Tensor, target_scores: torch.Tensor) -> torch.Tensor:
+    """(B, T) expected 1-based ranks of each target score among (B, C) candidate scores.
+
+    Each target must itself be among the candidates; masked candidates hold -inf.
+    """
+    higher = (candidate_scores[:, None, :] > target_scores[:, :, None]).sum(-1)
+    equal = (candidate_scores[:, None, :] == target_scores[:, :, None]).sum(-1)
+    return 1.0 + higher + (equal - 1) / 2.0
+
+
+def metrics_from_ranks(ranks: torch.Tensor, n_candidates: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
+    """Per-user HR@K, NDCG@K, MRR and MPR from (B, T) ranks and (B,) candidate counts."""
+    hits = ranks <= k
+    gains = torch.where(hits, 1.0 / torch.log2(ranks + 1.0), torch.zeros_like(ranks))
+    ideal = (1.0 / torch.log2(torch.arange(2, min(k, ranks.shape[1]) + 2, device=ranks.device))).sum()
+    percentile = 100.0 * (ranks - 1.0) / (n_candidates[:, None] - 1.0).clamp(min=1.0)
+    return {
+        f"hr@{k}": hits.float().mean(1),
+        f"ndcg@{k}": gains.sum(1) / ideal,
+        "mrr": 1.0 / ranks.min(1).values,
+        "mpr": percentile.mean(1),
+    }
+
+
+def evaluate_ranking(
+    score_fn: ScoreFn, split: Split, k: int = 10, chunk_size: int = 1024, device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """Full-ranking and sampled metrics of `score_fn` over the split's test users."""
+    device = torch.device(device)
+    indptr, train_items = (torch.as_tensor(a, device=device) for a in split.train_csr())
+    test_users = torch.as_tensor(split.test_users, device=device)
+    test_items = torch.as_tensor(split.test_items, device=device)
+    negatives = torch.as_tensor(split.test_negatives, device=device)
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for start in range(0, len(test_users), chunk_size):
+            users = test_users[start : start + chunk_size]
+            targets = test_items[start : start + chunk_size]
+            scores = score_fn(users).float()
+            scores = _mask_training_items(scores, users, indptr, train_items)
+            target_scores = scores.gather(1, targets)
+            n_candidates = split.n_items - (indptr[users + 1] - indptr[users])
+            chunk = metrics_from_ranks(expected_ranks(scores, target_scores), n_candidates, k)
+            candidates = torch.cat([targets, negatives[start : start + chunk_size]], dim=1)
+            sampled = metrics_from_ranks(
+                expected_ranks(scores.gather(1, candidates), target_scores),
+                torch.full_like(n_candidates, candidates.shape[1]),
+                targets.shape[1],
+            )
+            chunk.update({f"sampled_{name}": values for name, values in sampled.items()})
+            for name, values in chunk.items():
+                sums[name] = sums.get(name, 0.0) + values.sum().item()
+    return {name: total / len(test_users) for name, total in sums.items()}
+
+
+def _mask_training_items(
+    scores: torch.Tensor, users: torch.Tensor, indptr: torch.Tensor, train_items: torch.Tensor
+) -> torch.Tensor:
+    """Set each user's training positives to -inf, gathering their CSR rows without a Python loop."""
+    starts, lengths = indptr[users], indptr[users + 1] - indptr[users]
+    rows = torch.repeat_interleave(torch.arange(len(users), device=scores.device), lengths)
+    offsets = torch.arange(len(rows), device=scores.device) - torch.repeat_interleave(
+        torch.cumsum(lengths, 0) - lengths, lengths
+    )
+    items = train_items[torch.repeat_interleave(starts, lengths) + offsets]
+    return scores.index_put((rows, items), torch.tensor(float("-inf"), device=scores.device))
+
+
+def popularity_scores(split: Split, device: torch.device | str = "cpu") -> ScoreFn:
+    """The non-personalised baseline: every user gets items ranked by training popularity."""
+    counts = torch.as_tensor(split.item_counts(), dtype=torch.float32, device=device)
+    return lambda users: counts.expand(len(users), -1)
+
+
+def summarize(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items()))

@@ -1,0 +1,62 @@
+"""The two-tower interface the SAE relies on: embeddings out, and scoring with explicit embeddings.
+
+`logits(user_idx, item_idx, user_emb, item_emb)` takes the embeddings as arguments so that
+reconstructed or edited embeddings can be scored by the frozen model; anything that is not an
+embedding (MF's biases) stays looked up by index.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+
+class TwoTowerRecommender(nn.Module, ABC):
+    kind: str
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.n_users, self.n_items, self.embedding_dim = n_users, n_items, embedding_dim
+        self.user_embedding = nn.Embedding(n_users, embedding_dim)
+        self.item_embedding = nn.Embedding(n_items, embedding_dim)
+        nn.init.normal_(self.user_embedding.weight, std=0.1)
+        nn.init.normal_(self.item_embedding.weight, std=0.1)
+
+    def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.user_embedding.weight
+        return weight if user_idx is None else weight[user_idx]
+
+    def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.item_embedding.weight
+        return weight if item_idx is None else weight[item_idx]
+
+    @abstractmethod
+    def logits(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first."""
+
+    @abstractmethod
+    def logits_all(
+        self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
+
+    def score(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """The model's probability g(e_u, e_i) for explicitly given embeddings."""
+        return torch.sigmoid(self.logits(user_idx, item_idx, user_emb, item_emb))
+
+    def forward(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
+        return self.logits(user_idx, item_idx, self.user_embeddings(user_idx), self.item_embeddings(item_idx))
+
+    def rank_scores(self, user_idx: torch.Tensor) -> torch.Tensor:
+        """Logits of `user_idx` against all items with the model's own embeddings (for ranking)."""
+        return self.logits_all(user_idx, self.user_embeddings(user_idx), self.item_embeddings())
+
+    def architecture(self) -> dict:
+        """What `load_recommender` needs to rebuild the module before loading weights."""
+        return {"kind": self.kind, "n_users": self.n_users, "n_items": self.n_items, "embedding_dim": self.embedding_dim}

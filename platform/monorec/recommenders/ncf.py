@@ -1,0 +1,39 @@
+"""Neural collaborative filtering: g(e_u, e_i) = sigmoid(MLP([e_u ; e_i])), hidden 64-32-16 ReLU."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from monorec.recommenders.base import TwoTowerRecommender
+
+
+class NeuralCF(TwoTowerRecommender):
+    kind = "ncf"
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int, hidden: Sequence[int] = (64, 32, 16)) -> None:
+        super().__init__(n_users, n_items, embedding_dim)
+        self.hidden = list(hidden)
+        sizes = [2 * embedding_dim, *self.hidden]
+        self.first = nn.Linear(sizes[0], sizes[1])
+        layers: list[nn.Module] = []
+        for size_in, size_out in zip(sizes[1:-1], sizes[2:]):
+            layers += [nn.ReLU(), nn.Linear(size_in, size_out)]
+        self.rest = nn.Sequential(*layers, nn.ReLU(), nn.Linear(sizes[-1], 1))
+
+    def logits(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        return self.rest(self.first(torch.cat([user_emb, item_emb], dim=-1))).squeeze(-1)
+
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        # The first layer is linear in [e_u ; e_i]: apply its user and item halves separately and
+        # broadcast, instead of materialising every (user, item) concatenation.
+        w_user, w_item = self.first.weight.split(self.embedding_dim, dim=1)
+        hidden = (user_emb @ w_user.T)[:, None, :] + (item_emb @ w_item.T + self.first.bias)[None, :, :]
+        return self.rest(hidden).squeeze(-1)
+
+    def architecture(self) -> dict:
+        return {**super().architecture(), "hidden": self.hidden}

@@ -1,0 +1,44 @@
+"""Save and load recommenders as safetensors weights plus a JSON description: no pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from monorec.config import ModelConfig
+from monorec.errors import DataError
+from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.mf import MatrixFactorization
+from monorec.recommenders.ncf import NeuralCF
+from monorec.storage import load_tensors, read_json, save_tensors, write_json
+
+WEIGHTS, DESCRIPTION = "recommender.safetensors", "recommender.json"
+
+
+def build_recommender(config: ModelConfig, n_users: int, n_items: int, seed: int = 0) -> TwoTowerRecommender:
+    """A freshly initialised model; the same seed always gives the same initial weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if config.kind == "mf":
+            return MatrixFactorization(n_users, n_items, config.embedding_dim)
+        return NeuralCF(n_users, n_items, config.embedding_dim, config.hidden)
+
+
+def save_recommender(model: TwoTowerRecommender, folder: Path, metadata: dict | None = None) -> None:
+    """Write weights first and the description last, so a description always has its weights."""
+    save_tensors(folder / WEIGHTS, model.state_dict())
+    write_json(folder / DESCRIPTION, {"architecture": model.architecture(), "metadata": metadata or {}})
+
+
+def load_recommender(folder: Path, device: torch.device | str = "cpu") -> tuple[TwoTowerRecommender, dict]:
+    """The frozen model (eval mode, no grad) and the metadata saved with it."""
+    if not (folder / DESCRIPTION).is_file():
+        raise DataError(f"no saved recommender in {folder} (expected {DESCRIPTION} and {WEIGHTS})")
+    description = read_json(folder / DESCRIPTION)
+    arch = dict(description["architecture"])
+    n_users, n_items = arch.pop("n_users"), arch.pop("n_items")
+    model = build_recommender(ModelConfig(**arch), n_users, n_items)
+    model.load_state_dict(load_tensors(folder / WEIGHTS))
+    model.to(device).eval().requires_grad_(False)
+    return model, description["metadata"]

@@ -1,0 +1,47 @@
+"""The command-line job end to end, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "jobs/train_recommender.py", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+    )  # fmt: skip
+
+
+def test_train_recommender_job_writes_metrics_and_model(tmp_path):
+    done = _run("--config", "configs/quick.yaml", "--set", "train.epochs=3", "--output-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    required = {"ndcg@10", "hr@10", "mrr", "mpr", "popularity_ndcg@10", "n_users", "n_items", "n_interactions",
+                "epochs", "train_seconds", "samples_per_second", "device"}  # fmt: skip
+    assert required <= metrics.keys()
+    assert metrics["epochs"] == 3 and metrics["n_users"] == 600 and metrics["device"] == "cpu"
+    assert 0 < metrics["ndcg@10"] <= 1 and metrics["samples_per_second"] > 0
+    assert (tmp_path / "recommender.safetensors").is_file() and (tmp_path / "checkpoint.pt").is_file()
+    assert "epoch 3/3" in done.stderr  # per-epoch progress
+
+
+def test_bad_config_is_a_one_line_error(tmp_path):
+    done = _run("--config", "configs/quick.yaml", "--set", "train.epoch=3", "--output-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert "error: unknown config key 'train.epoch' (did you mean 'epochs'?)" in done.stderr
+    assert "Traceback" not in done.stderr
+    missing = _run("--config", "configs/nope.yaml")
+    assert missing.returncode == 2 and "config file not found: configs/nope.yaml" in missing.stderr
+
+
+def test_every_shipped_config_is_valid():
+    from monorec.config import RecommenderJobConfig, load_config
+
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        if path.stem in {"quick", "ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf"}:
+            config = load_config(RecommenderJobConfig, path)
+            assert config.model.kind in path.stem or path.stem == "quick"

@@ -1,0 +1,75 @@
+"""Ranking metrics against values computed by hand on tiny cases."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from monorec.data.split import Split
+from monorec.evaluation import evaluate_ranking, expected_ranks, metrics_from_ranks
+
+
+def test_expected_ranks_with_ties():
+    scores = torch.tensor([[5.0, 3.0, 3.0, 1.0, float("-inf")]])
+    targets = torch.tensor([[5.0, 3.0, 1.0]])
+    # 3.0 ties with one other item: expected rank 2.5; -inf (masked) never outranks anything.
+    assert expected_ranks(scores, targets).tolist() == [[1.0, 2.5, 4.0]]
+    constant = torch.zeros(1, 4)
+    assert expected_ranks(constant, constant[:, :1]).tolist() == [[2.5]]
+
+
+def test_metrics_from_ranks_by_hand():
+    ranks = torch.tensor([[1.0, 3.0], [4.0, 12.0]])
+    got = metrics_from_ranks(ranks, torch.tensor([21.0, 11.0]), k=3)
+    idcg = 1 + 1 / math.log2(3)
+    assert got["hr@3"].tolist() == [1.0, 0.0]
+    assert got["ndcg@3"][0].item() == pytest.approx((1 + 1 / math.log2(4)) / idcg)
+    assert got["ndcg@3"][1].item() == 0.0
+    assert got["mrr"].tolist() == [1.0, 0.25]
+    assert got["mpr"][0].item() == pytest.approx(100 * (0 / 20 + 2 / 20) / 2)
+    assert got["mpr"][1].item() == pytest.approx(100 * (3 / 10 + 11 / 10) / 2)
+
+
+def _tiny_split() -> Split:
+    # 2 users, 6 items. User 0 trained on items 0 and 1; user 1 on item 5.
+    return Split(
+        n_users=2,
+        n_items=6,
+        train_users=np.array([0, 0, 1]),
+        train_items=np.array([0, 1, 5]),
+        test_users=np.array([0, 1]),
+        test_items=np.array([[2], [0]]),
+        test_negatives=np.array([[3], [4]]),
+    )
+
+
+def test_evaluate_masks_training_items_and_handles_ties():
+    split = _tiny_split()
+    scores = torch.tensor(
+        [
+            [9.0, 8.0, 1.0, 2.0, 1.0, 0.0],  # masked 0,1 -> target item 2 ties with item 4, behind item 3
+            [7.0, 6.0, 6.0, 6.0, 9.0, 99.0],  # masked 5 -> target item 0 behind item 4 only
+        ]
+    )
+    got = evaluate_ranking(lambda users: scores[users], split, k=2, chunk_size=1)
+    rank_0, rank_1 = 2.5, 2.0  # user 0: 1 higher + 1 tie; user 1: 1 higher
+    assert got["hr@2"] == pytest.approx(0.5)
+    assert got["ndcg@2"] == pytest.approx((0 + 1 / math.log2(rank_1 + 1)) / 2)
+    assert got["mrr"] == pytest.approx((1 / rank_0 + 1 / rank_1) / 2)
+    assert got["mpr"] == pytest.approx(100 * ((rank_0 - 1) / 3 + (rank_1 - 1) / 4) / 2)
+    # Sampled (target vs its one negative): user 0's item 3 and user 1's item 4 both outscore the target.
+    assert got["sampled_hr@1"] == pytest.approx(0.0)
+    assert got["sampled_mrr"] == pytest.approx(0.5)
+
+
+def test_perfect_and_reversed_scorers_bound_the_metrics(synthetic):
+    _, _, split = synthetic
+    oracle = torch.full((split.n_users, split.n_items), -1.0)
+    # Distinct scores: held-out positives compete with each other, so equal scores would tie.
+    oracle[torch.as_tensor(split.test_users)[:, None], torch.as_tensor(split.test_items)] = torch.arange(1.0, 6.0)
+    perfect = evaluate_ranking(lambda users: oracle[users], split)
+    assert perfect["ndcg@10"] == pytest.approx(1.0) and perfect["mrr"] == 1.0 and perfect["hr@10"] == 1.0
+    assert perfect["sampled_ndcg@5"] == pytest.approx(1.0) and perfect["mpr"] < 1.0
+    flipped = evaluate_ranking(lambda users: -oracle[users], split)
+    assert flipped["hr@10"] == 0.0 and flipped["sampled_hr@5"] == 0.0 and flipped["mpr"] > 98.0

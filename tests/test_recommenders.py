@@ -1,0 +1,91 @@
+import dataclasses
+
+import pytest
+import torch
+
+from monorec.config import ModelConfig, TrainConfig
+from monorec.evaluation import evaluate_ranking, popularity_scores
+from monorec.recommenders import build_recommender, load_recommender, save_recommender, train_recommender
+
+QUICK = TrainConfig(epochs=15, batch_size=512, lr=0.01, weight_decay=1e-4, seed=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic):
+    """MF and NCF trained on the planted dataset (NCF learns more slowly: more epochs, no decay)."""
+    _, _, split = synthetic
+    models = {}
+    for kind, train in [("mf", QUICK), ("ncf", dataclasses.replace(QUICK, epochs=30, weight_decay=0.0))]:
+        model = build_recommender(ModelConfig(kind=kind, embedding_dim=16), split.n_users, split.n_items)
+        train_recommender(model, split, train)
+        models[kind] = model
+    return models
+
+
+@pytest.mark.parametrize(("kind", "margin"), [("mf", 1.2), ("ncf", 1.1)])
+def test_beats_popularity_by_a_clear_margin(synthetic, trained, kind, margin):
+    _, _, split = synthetic
+    model = evaluate_ranking(trained[kind].rank_scores, split)
+    baseline = evaluate_ranking(popularity_scores(split), split)
+    assert model["ndcg@10"] > margin * baseline["ndcg@10"]
+    assert model["hr@10"] > baseline["hr@10"] and model["mpr"] < baseline["mpr"]
+
+
+@pytest.mark.parametrize("kind", ["mf", "ncf"])
+def test_explicit_embeddings_and_full_ranking_agree(trained, kind):
+    model = trained[kind]
+    users, items = torch.tensor([0, 3, 3, 7]), torch.tensor([5, 0, 9, 2])
+    own = model(users, items)
+    explicit = model.logits(users, items, model.user_embeddings(users), model.item_embeddings(items))
+    assert torch.allclose(own, explicit)
+    assert torch.allclose(model.rank_scores(users)[torch.arange(4), items], own, atol=1e-5)
+    assert torch.allclose(model.score(users, items, model.user_embeddings(users), model.item_embeddings(items)), own.sigmoid())
+    # Edited embeddings change the score: the scoring function really uses the arguments.
+    edited = model.logits(users, items, model.user_embeddings(users) * 0, model.item_embeddings(items))
+    assert not torch.allclose(edited, own)
+
+
+@pytest.mark.parametrize("kind", ["mf", "ncf"])
+def test_save_then_load_gives_identical_scores(trained, kind, tmp_path):
+    model = trained[kind]
+    save_recommender(model, tmp_path, {"dataset": "synthetic"})
+    loaded, metadata = load_recommender(tmp_path)
+    users = torch.arange(20)
+    assert torch.equal(loaded.rank_scores(users), model.rank_scores(users))
+    assert metadata == {"dataset": "synthetic"} and not any(p.requires_grad for p in loaded.parameters())
+    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "recommender.safetensors").is_file()
+
+
+def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(synthetic, tmp_path):
+    _, _, split = synthetic
+    config = dataclasses.replace(QUICK, epochs=4)
+    full = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    train_recommender(full, split, config)
+    # "Crash" after 2 epochs, then rerun the 4-epoch config over the same checkpoint folder.
+    partial = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    train_recommender(partial, split, dataclasses.replace(config, epochs=2), tmp_path, fingerprint="run")
+    resumed = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    result = train_recommender(resumed, split, config, tmp_path, fingerprint="run")
+    assert result.epochs == 4 and [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    assert torch.allclose(resumed.rank_scores(torch.arange(50)), full.rank_scores(torch.arange(50)), atol=1e-5)
+
+
+def test_checkpoint_of_another_config_is_not_resumed(synthetic, tmp_path):
+    _, _, split = synthetic
+    config = dataclasses.replace(QUICK, epochs=1)
+    model = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    train_recommender(model, split, config, tmp_path, fingerprint="a")
+    result = train_recommender(model, split, config, tmp_path, fingerprint="b")
+    assert [h["epoch"] for h in result.history] == [1]  # trained afresh, not "already done"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_matches_cpu_quality(synthetic):
+    _, _, split = synthetic
+    model = build_recommender(ModelConfig(embedding_dim=16), split.n_users, split.n_items)
+    result = train_recommender(model, split, dataclasses.replace(QUICK, device="cuda"))
+    assert result.device.startswith("cuda")
+    gpu = evaluate_ranking(model.rank_scores, split, device="cuda")
+    baseline = evaluate_ranking(popularity_scores(split), split)
+    assert gpu["ndcg@10"] > 1.2 * baseline["ndcg@10"]
