@@ -9,8 +9,8 @@ checkpoint; rerunning with the same config and DIR resumes from the last finishe
 import sys
 
 from monorec.cli import config_parser, run_job
-from monorec.config import RecommenderJobConfig
+from monorec.config import ExperimentConfig
 from monorec.pipeline import run_recommender
 
 if __name__ == "__main__":
-    sys.exit(run_job(config_parser(__doc__), RecommenderJobConfig, run_recommender))
+    sys.exit(run_job(config_parser(__doc__), ExperimentConfig, run_recommender))

@@ -1,13 +1,13 @@
 import pytest
 
-from monorec.config import RecommenderJobConfig, apply_overrides, config_hash, from_dict, load_config
+from monorec.config import ExperimentConfig, apply_overrides, config_hash, from_dict, load_config
 from monorec.errors import ConfigError
 
 
 def test_yaml_and_overrides_are_typed(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: {kind: ncf, embedding_dim: 8}\ntrain: {lr: 1}\n")
-    config = load_config(RecommenderJobConfig, path, ["train.epochs=3", "model.hidden=[8, 4]", "data.data_dir=/x"])
+    config = load_config(ExperimentConfig, path, ["train.epochs=3", "model.hidden=[8, 4]", "data.data_dir=/x"])
     assert config.model.kind == "ncf" and config.model.embedding_dim == 8 and config.model.hidden == [8, 4]
     assert config.train.epochs == 3 and config.train.lr == 1.0 and isinstance(config.train.lr, float)
     assert config.data.data_dir == "/x" and config.train.batch_size == 256  # untouched default
@@ -26,7 +26,7 @@ def test_yaml_and_overrides_are_typed(tmp_path):
 )
 def test_bad_config_names_the_key(values, message):
     with pytest.raises(ConfigError) as error:
-        from_dict(RecommenderJobConfig, values)
+        from_dict(ExperimentConfig, values)
     assert message in str(error.value)
 
 
@@ -34,13 +34,13 @@ def test_bad_override_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="expects key=value"):
         apply_overrides({}, ["train.epochs"])
     with pytest.raises(ConfigError, match="config file not found"):
-        load_config(RecommenderJobConfig, tmp_path / "none.yaml")
+        load_config(ExperimentConfig, tmp_path / "none.yaml")
     (tmp_path / "bad.yaml").write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        load_config(RecommenderJobConfig, tmp_path / "bad.yaml")
+        load_config(ExperimentConfig, tmp_path / "bad.yaml")
 
 
 def test_config_hash_changes_with_any_setting():
-    base = load_config(RecommenderJobConfig, None)
-    assert config_hash(base) == config_hash(load_config(RecommenderJobConfig, None))
-    assert config_hash(base) != config_hash(load_config(RecommenderJobConfig, None, ["train.seed=1"]))
+    base = load_config(ExperimentConfig, None)
+    assert config_hash(base) == config_hash(load_config(ExperimentConfig, None))
+    assert config_hash(base) != config_hash(load_config(ExperimentConfig, None, ["train.seed=1"]))

@@ -39,9 +39,34 @@ def test_bad_config_is_a_one_line_error(tmp_path):
 
 
 def test_every_shipped_config_is_valid():
-    from monorec.config import RecommenderJobConfig, load_config
+    from monorec.config import ExperimentConfig, load_config
 
     for path in sorted((ROOT / "configs").glob("*.yaml")):
         if path.stem in {"quick", "ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf"}:
-            config = load_config(RecommenderJobConfig, path)
+            config = load_config(ExperimentConfig, path)
             assert config.model.kind in path.stem or path.stem == "quick"
+
+
+def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
+    args = ["--config", "configs/quick.yaml", "--set", "sae_train.epochs=4", "--output-dir", str(tmp_path)]
+    done = subprocess.run([sys.executable, "jobs/train_sae.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    required = {"rbo@20", "kendall_tau@20", "ms", "dead_ratio", "ndcg@10_original", "ndcg@10_reconstructed",
+                "purity", "popularity_neuron", "n_labelled_neurons", "interventions"}  # fmt: skip
+    assert required <= metrics.keys()
+    assert 0 < metrics["rbo@20"] <= 1 and 0 <= metrics["dead_ratio"] <= 1
+    assert set(metrics["purity"]["Horror"]) == {"neuron", "p@10", "p@20", "p@50"}
+    assert set(metrics["popularity_neuron"]) == {"neuron", "percentile@20", "percentile@50"}
+    neurons = (tmp_path / "neurons.csv").read_text().splitlines()
+    assert neurons[0].startswith("neuron,label,family,confidence,precision,recall,purity@10,purity@20,purity@50")
+    assert len(neurons) == 1 + 24
+    report = (tmp_path / "report.md").read_text()
+    assert "| Horror |" in report and "sae epoch 4/4" in done.stderr
+    assert (tmp_path / "sae.safetensors").is_file() and (tmp_path / "recommender" / "recommender.safetensors").is_file()
+    # A second run with another SAE setting reuses the recommender trained the first time.
+    again = subprocess.run(
+        [sys.executable, "jobs/train_sae.py", *args, "--set", "sae_train.beta=0"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    assert "using the recommender trained earlier" in again.stderr and "epoch 1/15" not in again.stderr

@@ -109,13 +109,67 @@ class EvalConfig:
 
 
 @dataclasses.dataclass
-class RecommenderJobConfig:
-    """Everything `jobs/train_recommender.py` needs."""
+class SAEConfig:
+    """The sparse autoencoder shared by user and item embeddings (METHOD.md section 2).
+
+    n_latents: dictionary size m (22 for ML-1M, 70 for Last.FM). activation: `relu` (the paper's,
+    with L1/KL sparsity), `topk` or `batchtopk` (keep the k largest per vector / per batch).
+    matryoshka: nested prefix sizes m_1 < ... < m_n = m (empty = plain SAE).
+    """
+
+    n_latents: int = 22
+    activation: Literal["relu", "topk", "batchtopk"] = "relu"
+    k: int = 4
+    tied: bool = True
+    matryoshka: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class SAETrainConfig:
+    """L_total = alpha L_emb + beta L_pred + lambda1 L1 + lambda2 KL(rho) (METHOD.md section 3)."""
+
+    alpha: float = 1.0
+    beta: float = 0.1
+    lambda1: float = 0.0
+    lambda2: float = 0.01
+    rho: float = 0.05
+    epochs: int = 18
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    validation_users: int = 500
+
+
+@dataclasses.dataclass
+class InterpretConfig:
+    """Neuron interpretation: purity cut-offs, labelling and the intervention case studies."""
+
+    purity_k: list[int] = dataclasses.field(default_factory=lambda: [10, 20, 50])
+    label_k: int = 20
+    label_threshold: float = 0.5
+    popular_share: float = 0.1
+    long_tail_share: float = 0.5
+    ms_top_n: int = 30
+    fidelity_k: int = 20
+    rbo_p: float = 0.9
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One config file per dataset x model: the recommender's settings, then the SAE's.
+
+    Every job reads the same file and uses the sections it needs, so the SAE job trains exactly
+    the recommender that `jobs/train_recommender.py` would.
+    """
 
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
+    sae_train: SAETrainConfig = dataclasses.field(default_factory=SAETrainConfig)
+    interpret: InterpretConfig = dataclasses.field(default_factory=InterpretConfig)
 
 
 def from_dict(cls: type[T], values: Any, key: str = "") -> T:
@@ -204,5 +258,10 @@ def to_dict(config: Any) -> dict:
 
 def config_hash(config: Any) -> str:
     """A stable short hash of a config: the cache key for artifacts derived from it."""
-    canonical = json.dumps(to_dict(config), sort_keys=True)
+    canonical = json.dumps(to_dict(config) if dataclasses.is_dataclass(config) else config, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def recommender_hash(config: ExperimentConfig) -> str:
+    """Hash of the sections that determine the recommender: SAE settings do not retrain it."""
+    return config_hash({name: to_dict(getattr(config, name)) for name in ("data", "model", "train", "eval")})

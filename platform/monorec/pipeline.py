@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
-from monorec.config import RecommenderJobConfig, config_hash, to_dict
-from monorec.data import load_split
+import torch
+
+from monorec.config import ExperimentConfig, config_hash, recommender_hash, to_dict
+from monorec.errors import ConfigError
+from monorec.data import InteractionData, Split, load_split
 from monorec.evaluation import evaluate_ranking, popularity_scores
+from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import summarize
-from monorec.recommenders import build_recommender, save_recommender, train_recommender
+from monorec.interpret import interpret_sae, item_concepts, write_report
+from monorec.interventions import Steerer, filtering, popularity_control
+from monorec.recommenders import (
+    TwoTowerRecommender,
+    build_recommender,
+    load_recommender,
+    save_recommender,
+    train_recommender,
+)
+from monorec.sae import SparseAutoencoder, reconstructed_scorer, save_sae, train_sae
 from monorec.storage import write_json
 
 log = logging.getLogger(__name__)
 
 
-def run_recommender(config: RecommenderJobConfig, output_dir: Path) -> dict:
+def run_recommender(config: ExperimentConfig, output_dir: Path) -> dict:
     """Load data, train, evaluate against the popularity baseline, save model and `metrics.json`."""
-    fingerprint = config_hash(config)
+    fingerprint = recommender_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
     data, split = load_split(config.data)
     log.info(
@@ -48,3 +62,80 @@ def run_recommender(config: RecommenderJobConfig, output_dir: Path) -> dict:
     save_recommender(model, output_dir, {"dataset": data.name, "dataset_checksum": data.checksum, "config_hash": fingerprint})
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+RECOMMENDER_DIR = "recommender"
+FILTERING_USERS = 50
+
+
+def trained_recommender(config: ExperimentConfig, folder: Path) -> TwoTowerRecommender:
+    """Load the recommender saved in `folder` for this exact config, or train and save it there."""
+    if (folder / "metrics.json").is_file():
+        model, metadata = load_recommender(folder)
+        if metadata.get("config_hash") == recommender_hash(config):
+            log.info("using the recommender trained earlier in %s", folder)
+            return model
+    run_recommender(config, folder)
+    return load_recommender(folder)[0]
+
+
+def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
+    """Train (or load) the recommender, train the SAE through it, interpret and measure it."""
+    fingerprint = config_hash(config)
+    write_json(output_dir / "config.json", to_dict(config))
+    recommender = trained_recommender(config, output_dir / RECOMMENDER_DIR)
+    data, split = load_split(config.data)
+    if config.sae.n_latents < 1 or (config.sae.matryoshka and config.sae.matryoshka[-1] != config.sae.n_latents):
+        raise ConfigError("sae.matryoshka must be increasing prefix sizes ending at sae.n_latents")
+    torch.manual_seed(config.sae_train.seed)
+    sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
+    result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
+    device = torch.device(result.device)
+    recommender.to(device)
+    metrics = evaluate_sae(sae, recommender, data, split, config, device)
+    report = interpret_sae(sae, recommender, data, config.interpret)
+    metrics.update(report.summary())
+    metrics["interventions"] = case_studies(Steerer(recommender, sae, report.labels), data, split, report, config)
+    metrics.update(train_seconds=result.train_seconds, epochs=result.epochs, device=result.device, config_hash=fingerprint)
+    save_sae(sae, output_dir, {"path": RECOMMENDER_DIR, "config_hash": recommender_hash(config),
+                               "dataset": data.name, "dataset_checksum": data.checksum})  # fmt: skip
+    write_report(report, metrics, output_dir, f"SAE report: {data.name} {config.model.kind}")
+    write_json(output_dir / "metrics.json", metrics)
+    log.info("rbo@20 %.3f  ms %.3f  dead %.2f  labelled %d  report: %s",
+             metrics["rbo@20"], metrics["ms"], metrics["dead_ratio"], metrics["n_labelled_neurons"],
+             output_dir / "report.md")  # fmt: skip
+    return metrics
+
+
+def evaluate_sae(
+    sae: SparseAutoencoder, recommender: TwoTowerRecommender, data: InteractionData, split: Split,
+    config: ExperimentConfig, device: torch.device,
+) -> dict:
+    """Fidelity of the reconstruction on every test user: list agreement and ranking quality."""
+    reconstructed = reconstructed_scorer(sae, recommender)
+    users = torch.as_tensor(split.test_users, device=device)
+    metrics = list_fidelity(recommender.rank_scores, reconstructed, split, users, config.interpret.fidelity_k,
+                            config.interpret.rbo_p)  # fmt: skip
+    k, chunk = config.eval.k, config.eval.chunk_size
+    for name, scorer in (("original", recommender.rank_scores), ("reconstructed", reconstructed)):
+        ranking = evaluate_ranking(scorer, split, k, chunk, device)
+        metrics.update({f"{metric}_{name}": ranking[metric] for metric in (f"ndcg@{k}", f"hr@{k}", "mrr", "mpr")})
+    return metrics
+
+
+def case_studies(steerer: Steerer, data: InteractionData, split: Split, report, config: ExperimentConfig) -> dict:
+    """Filtering of the purest genre neuron (Horror where it exists) and popularity suppression."""
+    concepts = item_concepts(data)
+    device = steerer.user_codes.codes.device
+    users = torch.as_tensor(split.test_users, device=device)
+    studies = {}
+    if report.purity:
+        concept = "Horror" if "Horror" in report.purity else max(report.purity, key=lambda c: report.purity[c]["p@10"])
+        concept_items = torch.as_tensor(concepts.matrix[:, concepts.index(concept)], device=device)
+        top = steerer.scores(users).topk(10, dim=1).indices
+        heaviest = users[concept_items[top].float().mean(1).argsort(descending=True)[:FILTERING_USERS]]
+        studies["filtering"] = {"concept": concept, **filtering(steerer, split, heaviest, report.purity[concept]["neuron"], concept_items)}
+    studies["popularity"] = popularity_control(
+        steerer, split, users, report.popularity_neuron["neuron"], data.items["popularity_percentile"].to_numpy()
+    )
+    return studies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+log = logging.getLogger(__name__)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -50,3 +53,15 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_matching_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
+    """The checkpoint at `path` if it exists and belongs to the same run (same fingerprint)."""
+    if path is None or not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    if state.get("fingerprint") != fingerprint:
+        log.warning("ignoring %s: it belongs to a different config", path)
+        return None
+    log.info("resuming from %s after epoch %d", path, len(state["history"]))
+    return state

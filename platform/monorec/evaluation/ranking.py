@@ -67,7 +67,7 @@ def evaluate_ranking(
             users = test_users[start : start + chunk_size]
             targets = test_items[start : start + chunk_size]
             scores = score_fn(users).float()
-            scores = _mask_training_items(scores, users, indptr, train_items)
+            scores = mask_training_items(scores, users, indptr, train_items)
             target_scores = scores.gather(1, targets)
             n_candidates = split.n_items - (indptr[users + 1] - indptr[users])
             chunk = metrics_from_ranks(expected_ranks(scores, target_scores), n_candidates, k)
@@ -83,7 +83,7 @@ def evaluate_ranking(
     return {name: total / len(test_users) for name, total in sums.items()}
 
 
-def _mask_training_items(
+def mask_training_items(
     scores: torch.Tensor, users: torch.Tensor, indptr: torch.Tensor, train_items: torch.Tensor
 ) -> torch.Tensor:
     """Set each user's training positives to -inf, gathering their CSR rows without a Python loop."""

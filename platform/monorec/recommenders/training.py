@@ -23,7 +23,7 @@ from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
 from monorec.devices import resolve_device
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.storage import load_checkpoint, save_checkpoint
+from monorec.storage import load_matching_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +117,12 @@ def _resume(
     history: list[dict],
 ) -> int:
     """Restore state from `checkpoint_dir` when it holds this run's checkpoint; return the next epoch."""
-    path = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
-    if path is None or not path.is_file():
-        return 0
-    state = load_checkpoint(path)
-    if state.get("fingerprint") != fingerprint:
-        log.warning("ignoring %s: it belongs to a different config", path)
+    state = load_matching_checkpoint(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint)
+    if state is None:
         return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     sampler_rng.set_state(state["sampler_rng"])
     shuffle_rng.set_state(state["shuffle_rng"])
     history.extend(state["history"])
-    log.info("resuming from %s after epoch %d", path, len(history))
     return len(history)

@@ -1,0 +1,99 @@
+"""The SAE's loss terms, each a small function (METHOD.md section 3).
+
+    L_total = alpha * L_emb + beta * L_pred + lambda1 * L1 + lambda2 * KL
+
+L_pred is the paper's contribution: the frozen recommender scores the original and the
+reconstructed embeddings of observed (user, item) pairs, and the SAE is penalised for changing
+the score. Scores are compared as pre-sigmoid logits for both MF (biases included, as the
+method prescribes) and NCF (the method allows logits or probabilities; logits keep gradients
+alive where the sigmoid saturates). The recommender must be frozen (requires_grad False), so
+gradients reach the SAE only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from monorec.recommenders.base import TwoTowerRecommender
+
+RATE_EPS = 1e-6
+
+
+def embedding_mse(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per coordinate."""
+    return (original - reconstructed).pow(2).mean()
+
+
+def prediction_mse(
+    recommender: TwoTowerRecommender,
+    users: torch.Tensor,
+    items: torch.Tensor,
+    user_emb: torch.Tensor,
+    item_emb: torch.Tensor,
+    user_hat: torch.Tensor,
+    item_hat: torch.Tensor,
+) -> torch.Tensor:
+    """Mean squared difference of the frozen model's logits: original vs reconstructed embeddings."""
+    with torch.no_grad():
+        target = recommender.logits(users, items, user_emb, item_emb)
+    return (recommender.logits(users, items, user_hat, item_hat) - target).pow(2).mean()
+
+
+def l1_sparsity(codes: torch.Tensor) -> torch.Tensor:
+    """Mean L1 norm of the codes."""
+    return codes.abs().sum(-1).mean()
+
+
+def kl_sparsity(codes: torch.Tensor, rho: float) -> torch.Tensor:
+    """sum_j KL(rho || rho_hat_j), rho_hat_j = neuron j's mean activation, clamped into (0, 1).
+
+    The clamp keeps the term finite for dead (rho_hat = 0) and saturated (rho_hat >= 1) neurons.
+    """
+    rate = codes.mean(0).clamp(RATE_EPS, 1 - RATE_EPS)
+    return (rho * torch.log(rho / rate) + (1 - rho) * torch.log((1 - rho) / (1 - rate))).sum()
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    alpha: float = 1.0
+    beta: float = 0.1
+    lambda1: float = 0.0
+    lambda2: float = 0.01
+    rho: float = 0.05
+
+
+def total_loss(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
+    """Weighted sum of the named terms `emb`, `pred`, `l1` and `kl`."""
+    return (
+        weights.alpha * terms["emb"]
+        + weights.beta * terms["pred"]
+        + weights.lambda1 * terms["l1"]
+        + weights.lambda2 * terms["kl"]
+    )
+
+
+def sae_loss_terms(
+    sae: torch.nn.Module,
+    recommender: TwoTowerRecommender,
+    users: torch.Tensor,
+    items: torch.Tensor,
+    user_emb: torch.Tensor,
+    item_emb: torch.Tensor,
+    rho: float,
+) -> dict[str, torch.Tensor]:
+    """Every term for a batch of observed pairs; reconstruction terms are summed over Matryoshka prefixes."""
+    encoded_users, encoded_items = sae.encode(user_emb), sae.encode(item_emb)
+    emb = pred = torch.zeros((), device=user_emb.device)
+    for n_latents in sae.prefixes:
+        user_hat, item_hat = sae.decode(encoded_users, n_latents), sae.decode(encoded_items, n_latents)
+        emb = emb + embedding_mse(user_emb, user_hat) + embedding_mse(item_emb, item_hat)
+        pred = pred + prediction_mse(recommender, users, items, user_emb, item_emb, user_hat, item_hat)
+    codes = torch.cat([encoded_users.codes, encoded_items.codes])
+    return {
+        "emb": emb,
+        "pred": pred,
+        "l1": l1_sparsity(encoded_users.codes) + l1_sparsity(encoded_items.codes),
+        "kl": kl_sparsity(codes, rho),
+    }

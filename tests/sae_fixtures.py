@@ -1,0 +1,36 @@
+"""A recommender and SAEs trained once per test session on the planted synthetic dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import torch
+
+from monorec.config import InterpretConfig, ModelConfig, SAEConfig, SAETrainConfig, SyntheticOptions, TrainConfig
+from monorec.data import make_synthetic, split_dataset
+from monorec.interpret import interpret_sae
+from monorec.recommenders import build_recommender, train_recommender
+from monorec.sae import SparseAutoencoder, train_sae
+
+SAE_TRAIN = SAETrainConfig(epochs=12, batch_size=256, lr=1e-3, device="cpu", validation_users=200)
+
+
+@functools.lru_cache(maxsize=None)
+def planted():
+    """(data, truth, split, frozen MF recommender) for the default synthetic options."""
+    data, truth = make_synthetic(SyntheticOptions())
+    split = split_dataset(data)
+    model = build_recommender(ModelConfig(embedding_dim=16), split.n_users, split.n_items)
+    train_recommender(model, split, TrainConfig(epochs=15, batch_size=512, lr=0.01, weight_decay=1e-4, device="cpu"))
+    return data, truth, split, model.requires_grad_(False)
+
+
+@functools.lru_cache(maxsize=None)
+def trained_sae(n_latents: int = 24, activation: str = "relu", k: int = 4, matryoshka: tuple[int, ...] = (), **train):
+    """(sae, training result, neuron report) for one SAE setting, trained on the planted recommender."""
+    data, _, split, model = planted()
+    torch.manual_seed(0)
+    sae = SparseAutoencoder(16, SAEConfig(n_latents=n_latents, activation=activation, k=k, matryoshka=list(matryoshka)))
+    result = train_sae(sae, model, split, dataclasses.replace(SAE_TRAIN, **train))
+    return sae, result, interpret_sae(sae, model, data, InterpretConfig())
