@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
 import torch
 
 from monorec.config import ExperimentConfig, config_hash, recommender_hash, to_dict
-from monorec.errors import ConfigError
 from monorec.data import InteractionData, Split, load_split
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import summarize
-from monorec.interpret import interpret_sae, item_concepts, write_report
+from monorec.interpret import NeuronReport, interpret_sae, write_report
 from monorec.interventions import Steerer, filtering, popularity_control
+from monorec.interventions.recipes import masked_scores
 from monorec.recommenders import (
     TwoTowerRecommender,
     build_recommender,
@@ -85,8 +84,6 @@ def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
     write_json(output_dir / "config.json", to_dict(config))
     recommender = trained_recommender(config, output_dir / RECOMMENDER_DIR)
     data, split = load_split(config.data)
-    if config.sae.n_latents < 1 or (config.sae.matryoshka and config.sae.matryoshka[-1] != config.sae.n_latents):
-        raise ConfigError("sae.matryoshka must be increasing prefix sizes ending at sae.n_latents")
     torch.manual_seed(config.sae_train.seed)
     sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
     result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
@@ -95,7 +92,7 @@ def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
     metrics = evaluate_sae(sae, recommender, data, split, config, device)
     report = interpret_sae(sae, recommender, data, config.interpret)
     metrics.update(report.summary())
-    metrics["interventions"] = case_studies(Steerer(recommender, sae, report.labels), data, split, report, config)
+    metrics["interventions"] = case_studies(Steerer(recommender, sae, report.labels), data, split, report)
     metrics.update(train_seconds=result.train_seconds, epochs=result.epochs, device=result.device, config_hash=fingerprint)
     save_sae(sae, output_dir, {"path": RECOMMENDER_DIR, "config_hash": recommender_hash(config),
                                "dataset": data.name, "dataset_checksum": data.checksum})  # fmt: skip
@@ -123,19 +120,22 @@ def evaluate_sae(
     return metrics
 
 
-def case_studies(steerer: Steerer, data: InteractionData, split: Split, report, config: ExperimentConfig) -> dict:
-    """Filtering of the purest genre neuron (Horror where it exists) and popularity suppression."""
-    concepts = item_concepts(data)
+def case_studies(steerer: Steerer, data: InteractionData, split: Split, report: NeuronReport) -> dict:
+    """Filtering with the purest genre neuron (Horror where there is one) and popularity suppression.
+
+    Filtering acts on the FILTERING_USERS test users whose top-10 holds the most of the concept.
+    """
     device = steerer.user_codes.codes.device
     users = torch.as_tensor(split.test_users, device=device)
     studies = {}
     if report.purity:
         concept = "Horror" if "Horror" in report.purity else max(report.purity, key=lambda c: report.purity[c]["p@10"])
-        concept_items = torch.as_tensor(concepts.matrix[:, concepts.index(concept)], device=device)
-        top = steerer.scores(users).topk(10, dim=1).indices
+        matrix, names = data.concept_matrix()
+        concept_items = torch.as_tensor(matrix[:, names.index(concept)], device=device)
+        top = masked_scores(steerer, split, users, []).topk(10, dim=1).indices
         heaviest = users[concept_items[top].float().mean(1).argsort(descending=True)[:FILTERING_USERS]]
-        studies["filtering"] = {"concept": concept, **filtering(steerer, split, heaviest, report.purity[concept]["neuron"], concept_items)}
-    studies["popularity"] = popularity_control(
-        steerer, split, users, report.popularity_neuron["neuron"], data.items["popularity_percentile"].to_numpy()
-    )
+        neuron = report.purity[concept]["neuron"]
+        studies["filtering"] = {"concept": concept, **filtering(steerer, split, heaviest, neuron, concept_items)}
+    percentile = data.items["popularity_percentile"].to_numpy()
+    studies["popularity"] = popularity_control(steerer, split, users, report.popularity_neuron["neuron"], percentile)
     return studies

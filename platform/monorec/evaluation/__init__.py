@@ -1,4 +1,4 @@
-"""Evaluation of recommenders (ranking metrics) and, later, of SAEs (fidelity, interpretability)."""
+"""Ranking metrics for recommenders and list fidelity for reconstructed (or edited) embeddings."""
 
 from monorec.evaluation.ranking import evaluate_ranking, expected_ranks, metrics_from_ranks, popularity_scores
 

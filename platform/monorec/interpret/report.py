@@ -69,8 +69,10 @@ def interpret_sae(
     neurons["ms"] = monosemanticity(items, concepts.matrix[:, genres], config.ms_top_n)
 
     k = config.label_k
-    percentile = data.items["popularity_percentile"].to_numpy()
-    popularity = {n: popularity_percentile(items, percentile, n) for n in (k, 50)}
+    popularity = {
+        k: neurons[f"popularity_percentile@{k}"].to_numpy(),
+        50: popularity_percentile(items, data.items["popularity_percentile"].to_numpy(), 50),
+    }
     popular = int(np.argmin(np.where(alive, np.nan_to_num(popularity[k], nan=np.inf), np.inf)))
     shares, modes = neurons[f"top_decade_share@{k}"].to_numpy(), neurons["top_decade"].to_numpy()
     decade_neurons = {}

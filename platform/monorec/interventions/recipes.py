@@ -18,7 +18,8 @@ from monorec.interventions.steering import Edit, Steerer
 NEG_INF = float("-inf")
 
 
-def _masked_scores(steerer: Steerer, split: Split, users: torch.Tensor, edits: list[Edit]) -> torch.Tensor:
+def masked_scores(steerer: Steerer, split: Split, users: torch.Tensor, edits: list[Edit]) -> torch.Tensor:
+    """Scores after `edits`, with each user's training items at -inf so they are never recommended."""
     indptr, items = (torch.as_tensor(a, device=users.device) for a in split.train_csr())
     return mask_training_items(steerer.scores(users, edits).float(), users, indptr, items)
 
@@ -34,8 +35,8 @@ def _collateral_rbo(before: torch.Tensor, after: torch.Tensor, untouched: torch.
 
 def filtering(steerer: Steerer, split: Split, users: torch.Tensor, neuron: int | str, concept_items: torch.Tensor, k: int = 10) -> dict:
     """Suppress a concept neuron in the users' codes: the concept's share of their top-K before/after."""
-    before = _masked_scores(steerer, split, users, [])
-    after = _masked_scores(steerer, split, users, [Edit("user", neuron, "suppress")])
+    before = masked_scores(steerer, split, users, [])
+    after = masked_scores(steerer, split, users, [Edit("user", neuron, "suppress")])
     return {
         "neurons": steerer.neurons(neuron),
         "users": len(users),
@@ -55,10 +56,10 @@ def promotion(
     neurons = steerer.neurons(neuron)
     if value is None:
         value = 2 * steerer.item_codes.codes[:, neurons].max().item()
-    before = _masked_scores(steerer, split, users, [])
+    before = masked_scores(steerer, split, users, [])
     keep = torch.isfinite(before[:, item])
     users, before = users[keep], before[keep]
-    after = _masked_scores(steerer, split, users, [Edit("item", neuron, "set", value, (item,))])
+    after = masked_scores(steerer, split, users, [Edit("item", neuron, "set", value, (item,))])
     rank_before = 1 + (before > before[:, item : item + 1]).sum(1)
     rank_after = 1 + (after > after[:, item : item + 1]).sum(1)
     untouched = torch.ones(before.shape[1], dtype=torch.bool, device=before.device)
@@ -83,8 +84,8 @@ def popularity_control(
     popular) and mean popularity percentile of the top-K, before/after."""
     percentile = torch.as_tensor(item_percentile, dtype=torch.float32, device=users.device)
     long_tail = percentile >= head_percentile
-    before = _masked_scores(steerer, split, users, [])
-    after = _masked_scores(steerer, split, users, [Edit("user", neuron, "suppress")])
+    before = masked_scores(steerer, split, users, [])
+    after = masked_scores(steerer, split, users, [Edit("user", neuron, "suppress")])
     return {
         "neurons": steerer.neurons(neuron),
         "users": len(users),

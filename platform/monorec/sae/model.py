@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from monorec.config import SAEConfig
+from monorec.errors import ConfigError
 from monorec.sae.activations import build_activation
 
 EPS = 1e-6
@@ -34,6 +35,7 @@ class Encoded:
 class SparseAutoencoder(nn.Module):
     def __init__(self, embedding_dim: int, config: SAEConfig) -> None:
         super().__init__()
+        _validate(config)
         self.config = config
         self.embedding_dim, self.n_latents = embedding_dim, config.n_latents
         encoder = torch.empty(config.n_latents, embedding_dim)
@@ -68,3 +70,13 @@ class SparseAutoencoder(nn.Module):
     def forward(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, Encoded]:
         encoded = self.encode(embeddings)
         return self.decode(encoded), encoded
+
+
+def _validate(config: SAEConfig) -> None:
+    if config.n_latents < 1:
+        raise ConfigError(f"sae.n_latents must be positive, got {config.n_latents}")
+    prefixes = config.matryoshka
+    if prefixes and (prefixes != sorted(set(prefixes)) or prefixes[0] < 1 or prefixes[-1] != config.n_latents):
+        raise ConfigError(f"sae.matryoshka must be increasing sizes ending at sae.n_latents={config.n_latents}, got {prefixes}")
+    if config.activation != "relu" and not 1 <= config.k <= config.n_latents:
+        raise ConfigError(f"sae.k must be in 1..{config.n_latents} for {config.activation}, got {config.k}")
