@@ -89,7 +89,12 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Optimisation settings for BCE training on positives plus re-drawn sampled negatives."""
+    """Optimisation settings for BCE training on positives plus re-drawn sampled negatives.
+
+    num_workers > 0 runs recommender and SAE training under Ray Train with that many
+    data-parallel workers (GPUs when use_gpu), retrying a failed run up to max_failures times
+    from its last checkpoint; 0 trains in this process without Ray.
+    """
 
     epochs: int = 10
     batch_size: int = 256
@@ -98,6 +103,9 @@ class TrainConfig:
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
     seed: int = 0
     device: str = "auto"
+    num_workers: int = 0
+    use_gpu: bool = False
+    max_failures: int = 2
 
 
 @dataclasses.dataclass
@@ -156,6 +164,51 @@ class InterpretConfig:
 
 
 @dataclasses.dataclass
+class SearchRange:
+    """A log-uniform (or uniform) range for one SAE loss weight."""
+
+    low: float
+    high: float
+    log: bool = True
+
+
+@dataclasses.dataclass
+class TuneSettings:
+    """The SAE search of `jobs/tune_sae.py` (objective documented in `monorec.tuning`)."""
+
+    search: dict[str, SearchRange] = dataclasses.field(
+        default_factory=lambda: {
+            "alpha": SearchRange(0.1, 10.0),
+            "beta": SearchRange(0.01, 10.0),
+            "lambda1": SearchRange(1e-5, 1e-1),
+            "lambda2": SearchRange(1e-4, 1e-1),
+            "rho": SearchRange(0.01, 0.2),
+        }
+    )
+    n_latents: list[int] = dataclasses.field(default_factory=list)
+    activation: list[str] = dataclasses.field(default_factory=list)
+    num_samples: int = 16
+    max_concurrent_trials: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    monosemanticity: Literal["ms", "purity"] = "ms"
+    weight: float = 0.5
+    max_dead_ratio: float = 0.5
+    grace_period: int = 3
+    storage_path: str = "~/.monorec/ray_results"
+    name: str = "tune_sae"
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class TrackingSettings:
+    """MLflow: the tracking URI (default: a local SQLite store, see `monorec.tracking`)."""
+
+    uri: str | None = None
+    register_alias: str = "champion"
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     """One config file per dataset x model: the recommender's settings, then the SAE's.
 
@@ -170,6 +223,8 @@ class ExperimentConfig:
     sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
     sae_train: SAETrainConfig = dataclasses.field(default_factory=SAETrainConfig)
     interpret: InterpretConfig = dataclasses.field(default_factory=InterpretConfig)
+    tune: TuneSettings = dataclasses.field(default_factory=TuneSettings)
+    tracking: TrackingSettings = dataclasses.field(default_factory=TrackingSettings)
 
 
 def from_dict(cls: type[T], values: Any, key: str = "") -> T:
@@ -214,6 +269,11 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
         (item_type,) = typing.get_args(tp)
         return [_coerce(item_type, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a mapping, got {value!r}")
+        _, value_type = typing.get_args(tp)
+        return {str(k): _coerce(value_type, v, f"{key}.{k}") for k, v in value.items()}
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in (int, float, str, bool) and (type(value) is tp):
@@ -239,17 +299,37 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
 
 
 def load_config(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
-    """Read a YAML config file (or only defaults when `path` is None) and apply overrides."""
-    values: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    """Read a YAML config file (or only defaults when `path` is None) and apply overrides.
+
+    A file may start from another with `base: other.yaml` (relative to the file): the base is
+    read first and this file's values are merged over it, section by section.
+    """
+    values = _read_yaml(Path(path)) if path is not None else {}
     return from_dict(cls, apply_overrides(values, list(overrides)))
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    if path.resolve() in seen:
+        raise ConfigError(f"config files include each other: {' -> '.join(map(str, seen + (path,)))}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections")
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    return _merge(_read_yaml(path.parent / base, seen + (path.resolve(),)), values)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 def to_dict(config: Any) -> dict:

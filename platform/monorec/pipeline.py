@@ -9,6 +9,7 @@ import torch
 
 from monorec.config import ExperimentConfig, config_hash, recommender_hash, to_dict
 from monorec.data import InteractionData, Split, load_split
+from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import summarize
@@ -16,6 +17,7 @@ from monorec.interpret import NeuronReport, interpret_sae, write_report
 from monorec.interventions import Steerer, filtering, popularity_control
 from monorec.interventions.recipes import masked_scores
 from monorec.recommenders import (
+    TrainResult,
     TwoTowerRecommender,
     build_recommender,
     load_recommender,
@@ -38,7 +40,10 @@ def run_recommender(config: ExperimentConfig, output_dir: Path) -> dict:
         data.name, data.n_users, data.n_items, data.n_interactions, len(split.test_users),
     )  # fmt: skip
     model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
-    result = train_recommender(model, split, config.train, checkpoint_dir=output_dir, fingerprint=fingerprint)
+    if config.train.num_workers > 0:
+        result = _fit_on_ray("recommender", model, config, output_dir, fingerprint)
+    else:
+        result = train_recommender(model, split, config.train, checkpoint_dir=output_dir, fingerprint=fingerprint)
     device = result.device
     metrics = evaluate_ranking(model.rank_scores, split, config.eval.k, config.eval.chunk_size, device)
     baseline = evaluate_ranking(popularity_scores(split, device), split, config.eval.k, config.eval.chunk_size, device)
@@ -61,6 +66,31 @@ def run_recommender(config: ExperimentConfig, output_dir: Path) -> dict:
     save_recommender(model, output_dir, {"dataset": data.name, "dataset_checksum": data.checksum, "config_hash": fingerprint})
     write_json(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _fit_on_ray(
+    stage: str,
+    module: torch.nn.Module,
+    config: ExperimentConfig,
+    output_dir: Path,
+    fingerprint: str,
+    recommender: TwoTowerRecommender | None = None,
+) -> TrainResult:
+    """Train `module` under Ray Train (imported only here: the core never needs Ray) and load its weights."""
+    from monorec.distributed import fit
+
+    state, history = fit(stage, config, output_dir, fingerprint, recommender)
+    module.load_state_dict(state)
+    module.eval()
+    seconds, samples = sum(h["seconds"] for h in history), sum(h.get("samples", 0) for h in history)
+    return TrainResult(
+        epochs=len(history),
+        train_seconds=seconds,
+        samples_per_second=samples / seconds if seconds else 0.0,
+        final_loss=history[-1]["loss"] if history else float("nan"),
+        device=str(resolve_device(config.train.device)),  # where the driver evaluates
+        history=history,
+    )
 
 
 RECOMMENDER_DIR = "recommender"
@@ -86,7 +116,10 @@ def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
     data, split = load_split(config.data)
     torch.manual_seed(config.sae_train.seed)
     sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
-    result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
+    if config.train.num_workers > 0:
+        result = _fit_on_ray("sae", sae, config, output_dir, fingerprint, recommender)
+    else:
+        result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
     device = torch.device(result.device)
     recommender.to(device)
     metrics = evaluate_sae(sae, recommender, data, split, config, device)

@@ -39,9 +39,7 @@ class NeuronReport:
 
     @property
     def labels(self) -> dict[str, list[int]]:
-        """Label -> its neurons, most confident first."""
-        labelled = self.neurons.dropna(subset=["label"]).sort_values("confidence", ascending=False)
-        return {label: group["neuron"].astype(int).tolist() for label, group in labelled.groupby("label", sort=True)}
+        return neurons_by_label(self.neurons)
 
     def summary(self) -> dict:
         return {
@@ -52,6 +50,12 @@ class NeuronReport:
             "popularity_neuron": self.popularity_neuron,
             "decade_neurons": self.decade_neurons,
         }
+
+
+def neurons_by_label(neurons: pd.DataFrame) -> dict[str, list[int]]:
+    """Label -> its neurons, most confident first (unlabelled neurons are left out)."""
+    labelled = neurons.dropna(subset=["label"]).sort_values("confidence", ascending=False, kind="stable")
+    return {label: group["neuron"].astype(int).tolist() for label, group in labelled.groupby("label", sort=True)}
 
 
 def interpret_sae(

@@ -3,7 +3,12 @@
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.mf import MatrixFactorization
 from monorec.recommenders.ncf import NeuralCF
-from monorec.recommenders.persistence import build_recommender, load_recommender, save_recommender
+from monorec.recommenders.persistence import (
+    build_recommender,
+    load_recommender,
+    recommender_from_state,
+    save_recommender,
+)
 from monorec.recommenders.training import TrainResult, train_recommender
 
 __all__ = [
@@ -13,6 +18,7 @@ __all__ = [
     "TwoTowerRecommender",
     "build_recommender",
     "load_recommender",
+    "recommender_from_state",
     "save_recommender",
     "train_recommender",
 ]

@@ -36,9 +36,14 @@ def load_recommender(folder: Path, device: torch.device | str = "cpu") -> tuple[
     if not (folder / DESCRIPTION).is_file():
         raise DataError(f"no saved recommender in {folder} (expected {DESCRIPTION} and {WEIGHTS})")
     description = read_json(folder / DESCRIPTION)
-    arch = dict(description["architecture"])
+    model = recommender_from_state(description["architecture"], load_tensors(folder / WEIGHTS))
+    return model.to(device), description["metadata"]
+
+
+def recommender_from_state(architecture: dict, state: dict[str, torch.Tensor]) -> TwoTowerRecommender:
+    """Rebuild a frozen model (eval mode, no grad) from `architecture()` and a state dict."""
+    arch = dict(architecture)
     n_users, n_items = arch.pop("n_users"), arch.pop("n_items")
     model = build_recommender(ModelConfig(**arch), n_users, n_items)
-    model.load_state_dict(load_tensors(folder / WEIGHTS))
-    model.to(device).eval().requires_grad_(False)
-    return model, description["metadata"]
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)

@@ -22,6 +22,7 @@ from monorec.config import TrainConfig
 from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
 from monorec.devices import resolve_device
+from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.storage import load_matching_checkpoint, save_checkpoint
 
@@ -47,8 +48,13 @@ def train_recommender(
     checkpoint_dir: Path | None = None,
     fingerprint: str = "",
     on_epoch: Callable[[dict], None] | None = None,
+    parallel: DataParallel = DataParallel(),
 ) -> TrainResult:
-    """Train `model` in place. `fingerprint` (e.g. the config hash) guards against resuming a different run."""
+    """Train `model` in place. `fingerprint` (e.g. the config hash) guards against resuming a different run.
+
+    Under data parallelism each process trains on its shard of every epoch and only rank 0
+    writes the checkpoint; `on_epoch` runs on every rank after the checkpoint is written.
+    """
     device = resolve_device(config.device)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -64,24 +70,27 @@ def train_recommender(
         started = time.perf_counter()
         pair_users = torch.cat([users, users])
         pair_items = torch.cat([items, sampler.sample(users)])
-        order = torch.randperm(len(pair_users), device=device, generator=shuffle)
+        order = parallel.shard(torch.randperm(len(pair_users), device=device, generator=shuffle))
         pair_users, pair_items, pair_labels = pair_users[order], pair_items[order], labels[order]
         loss_sum = torch.zeros((), device=device)
-        for start in range(0, len(order), config.batch_size):
-            batch = slice(start, start + config.batch_size)
+        batch_size = parallel.local_batch_size(config.batch_size)
+        for start in range(0, len(order), batch_size):
+            batch = slice(start, start + batch_size)
             loss = F.binary_cross_entropy_with_logits(model(pair_users[batch], pair_items[batch]), pair_labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            parallel.average_gradients(model)
             optimizer.step()
             loss_sum += loss.detach() * len(pair_labels[batch])
         seconds = time.perf_counter() - started
-        stats = {"epoch": epoch + 1, "loss": loss_sum.item() / len(order), "seconds": seconds, "samples": len(order)}
+        samples = len(order) * parallel.world_size
+        stats = {"epoch": epoch + 1, "loss": parallel.sum(loss_sum).item() / samples, "seconds": seconds, "samples": samples}
         history.append(stats)
         log.info(
             "epoch %d/%d  loss %.4f  %.2fs  %.0f samples/s",
-            epoch + 1, config.epochs, stats["loss"], seconds, len(order) / seconds,
+            epoch + 1, config.epochs, stats["loss"], seconds, samples / seconds,
         )  # fmt: skip
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and parallel.is_main:
             state = {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),

@@ -21,6 +21,7 @@ from monorec.config import SAETrainConfig
 from monorec.data.split import Split
 from monorec.devices import resolve_device
 from monorec.evaluation.fidelity import list_fidelity
+from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.losses import LossWeights, sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
@@ -67,7 +68,9 @@ def train_sae(
     checkpoint_dir: Path | None = None,
     fingerprint: str = "",
     on_epoch: Callable[[dict], None] | None = None,
+    parallel: DataParallel = DataParallel(),
 ) -> SAETrainResult:
+    """Train `sae` in place through the frozen `recommender` (data parallel as in `train_recommender`)."""
     device = resolve_device(config.device)
     recommender = freeze(recommender.to(device))
     sae.to(device).train()
@@ -83,32 +86,32 @@ def train_sae(
 
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        order = torch.randperm(len(users), device=device, generator=shuffle)
+        order = parallel.shard(torch.randperm(len(users), device=device, generator=shuffle))
         sums = {name: torch.zeros((), device=device) for name in ("loss", "emb", "pred", "l1", "kl")}
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start : start + config.batch_size]
+        batch_size = parallel.local_batch_size(config.batch_size)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
             u, i = users[batch], items[batch]
             terms = sae_loss_terms(sae, recommender, u, i, user_table[u], item_table[i], config.rho)
             loss = total_loss(terms, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            parallel.average_gradients(sae)
             optimizer.step()
             for name, value in {"loss": loss, **terms}.items():
                 sums[name] += value.detach() * len(batch)
         seconds = time.perf_counter() - started
-        sae.eval()
-        stats = {"epoch": epoch + 1, "seconds": seconds, **{k: v.item() / len(order) for k, v in sums.items()}}
-        stats["dead_ratio"] = dead_ratio(sae, recommender)
-        if len(validation):
-            stats.update(list_fidelity(recommender.rank_scores, reconstructed_scorer(sae, recommender), split, validation))
-        sae.train()
+        samples = len(order) * parallel.world_size
+        stats = {"epoch": epoch + 1, "seconds": seconds, **{k: parallel.sum(v).item() / samples for k, v in sums.items()}}
+        if parallel.is_main:  # the other ranks hold the same weights: measure once
+            stats.update(_validate(sae, recommender, split, validation))
         history.append(stats)
         log.info(
             "sae epoch %d/%d  loss %.4f (emb %.4f pred %.4f l1 %.3f kl %.3f)  dead %.2f  rbo@20 %.3f  %.2fs",
             epoch + 1, config.epochs, stats["loss"], stats["emb"], stats["pred"], stats["l1"], stats["kl"],
-            stats["dead_ratio"], stats.get("rbo@20", float("nan")), seconds,
+            stats.get("dead_ratio", float("nan")), stats.get("rbo@20", float("nan")), seconds,
         )  # fmt: skip
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and parallel.is_main:
             state = {
                 "sae": sae.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -122,6 +125,16 @@ def train_sae(
 
     sae.eval()
     return SAETrainResult(len(history), sum(h["seconds"] for h in history), str(device), history)
+
+
+def _validate(sae: SparseAutoencoder, recommender: TwoTowerRecommender, split: Split, users: torch.Tensor) -> dict:
+    """Dead-neuron ratio and list fidelity on the validation users, in eval mode."""
+    sae.eval()
+    stats = {"dead_ratio": dead_ratio(sae, recommender)}
+    if len(users):
+        stats.update(list_fidelity(recommender.rank_scores, reconstructed_scorer(sae, recommender), split, users))
+    sae.train()
+    return stats
 
 
 def _resume(

@@ -1,0 +1,113 @@
+"""A self-contained, pickle-free bundle of everything needed to serve and steer one model.
+
+    recommender.safetensors/json   the frozen two-tower model
+    sae.safetensors/json           the SAE and its config
+    neurons.csv                    the neuron report (labels, confidence, top items, ...)
+    items.parquet, users.parquet   original ids and item names/concepts, in index order
+    train_positives.safetensors    each user's training items (CSR), to exclude seen items
+    config.json, metrics.json      how it was trained and how it measured
+    manifest.json                  sha256 of every file above; loading refuses any mismatch
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from monorec.data.dataset import InteractionData
+from monorec.data.split import Split
+from monorec.errors import DataError
+from monorec.interpret.report import neurons_by_label
+from monorec.recommenders import TwoTowerRecommender, load_recommender, save_recommender
+from monorec.sae import SparseAutoencoder, load_sae, save_sae
+from monorec.storage import load_tensors, read_json, save_tensors, write_json
+
+MANIFEST = "manifest.json"
+
+
+@dataclasses.dataclass
+class Bundle:
+    recommender: TwoTowerRecommender
+    sae: SparseAutoencoder
+    neurons: pd.DataFrame
+    items: pd.DataFrame
+    user_ids: pd.Index
+    train_indptr: torch.Tensor
+    train_items: torch.Tensor
+    config: dict
+    metrics: dict
+
+    @property
+    def labels(self) -> dict[str, list[int]]:
+        return neurons_by_label(self.neurons)
+
+
+def write_bundle(
+    folder: Path,
+    recommender: TwoTowerRecommender,
+    sae: SparseAutoencoder,
+    neurons: pd.DataFrame,
+    data: InteractionData,
+    split: Split,
+    config: dict,
+    metrics: dict,
+) -> Path:
+    """Write the bundle into `folder` (replacing it) and return it."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    save_recommender(recommender, folder, {"dataset": data.name, "dataset_checksum": data.checksum})
+    save_sae(sae, folder, {"path": ".", "dataset": data.name, "dataset_checksum": data.checksum})
+    neurons.to_csv(folder / "neurons.csv", index=False)
+    data.items[["item_id", "name", "concepts", "popularity_percentile"]].to_parquet(folder / "items.parquet", index=False)
+    pd.DataFrame({"user_id": data.user_ids}).to_parquet(folder / "users.parquet", index=False)
+    indptr, items = split.train_csr()
+    save_tensors(folder / "train_positives.safetensors", {"indptr": torch.as_tensor(indptr), "items": torch.as_tensor(items)})
+    write_json(folder / "config.json", config)
+    write_json(folder / "metrics.json", metrics)
+    write_json(folder / MANIFEST, {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST})
+    return folder
+
+
+def read_bundle(folder: Path, device: torch.device | str = "cpu") -> Bundle:
+    """Load a bundle after checking every file against the manifest."""
+    verify_manifest(folder)
+    recommender, _ = load_recommender(folder, device)
+    sae, _ = load_sae(folder, device)
+    tensors = load_tensors(folder / "train_positives.safetensors", device)
+    items = pd.read_parquet(folder / "items.parquet")
+    items["concepts"] = [list(c) for c in items["concepts"]]
+    neurons = pd.read_csv(folder / "neurons.csv")
+    neurons["label"] = neurons["label"].astype(object).where(neurons["label"].notna(), None)
+    return Bundle(
+        recommender=recommender,
+        sae=sae,
+        neurons=neurons,
+        items=items,
+        user_ids=pd.Index(pd.read_parquet(folder / "users.parquet")["user_id"]),
+        train_indptr=tensors["indptr"],
+        train_items=tensors["items"],
+        config=read_json(folder / "config.json"),
+        metrics=read_json(folder / "metrics.json"),
+    )
+
+
+def verify_manifest(folder: Path) -> None:
+    if not (folder / MANIFEST).is_file():
+        raise DataError(f"{folder} is not a monorec bundle: {MANIFEST} is missing")
+    expected = read_json(folder / MANIFEST)
+    present = {p.name for p in folder.iterdir() if p.name != MANIFEST}
+    problems = [f"{name}: missing" for name in sorted(set(expected) - present)]
+    problems += [f"{name}: not in the manifest" for name in sorted(present - set(expected))]
+    problems += [f"{name}: checksum differs" for name in sorted(set(expected) & present) if _sha256(folder / name) != expected[name]]
+    if problems:
+        raise DataError(f"bundle {folder} does not match its manifest ({'; '.join(problems)}); refusing to load it")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
