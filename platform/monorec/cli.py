@@ -11,18 +11,25 @@ from typing import TypeVar
 
 from monorec.config import load_config
 from monorec.errors import MonorecError
+from monorec.paths import monorec_home
 
 T = TypeVar("T")
 
 
-def config_parser(description: str) -> argparse.ArgumentParser:
+def config_parser(description: str, default_config: Path | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True, help="YAML config file (see configs/)")
+    parser.add_argument(
+        "--config", type=Path, required=default_config is None, default=default_config,
+        help="YAML config file (see configs/)",
+    )  # fmt: skip
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", nargs="+",
         help="override a config value, e.g. --set train.epochs=3 model.embedding_dim=32",
     )  # fmt: skip
-    parser.add_argument("--output-dir", type=Path, default=None, help="where artifacts go (default: outputs/<config name>)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=None,
+        help="where artifacts go (default: ~/.monorec/runs/<config name>, or under MONOREC_HOME)",
+    )  # fmt: skip
     return parser
 
 
@@ -33,7 +40,8 @@ def run_job(parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[
     try:
         overrides = [item for group in args.overrides for item in group]
         config = load_config(config_cls, args.config, overrides)
-        output_dir = args.output_dir or Path("outputs") / args.config.stem
+        # An absolute default: a job submitted to Ray runs in a temporary copy of the working dir.
+        output_dir = args.output_dir or monorec_home() / "runs" / args.config.stem
         logging.getLogger("monorec").info("writing artifacts to %s", output_dir.resolve())
         job(config, output_dir)
     except MonorecError as error:

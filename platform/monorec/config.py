@@ -195,7 +195,7 @@ class TuneSettings:
     weight: float = 0.5
     max_dead_ratio: float = 0.5
     grace_period: int = 3
-    storage_path: str = "~/.monorec/ray_results"
+    storage_path: str | None = None  # None: <MONOREC_HOME>/ray_results
     name: str = "tune_sae"
     seed: int = 0
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,15 +35,15 @@ from monorec.storage import load_checkpoint
 log = logging.getLogger(__name__)
 
 Stage = Literal["recommender", "sae"]
-FORWARDED_ENV = ("MONOREC_DATA_DIR", "MONOREC_CACHE_DIR", "MONOREC_HOME", "MLFLOW_TRACKING_URI")
-
-
 def init_ray() -> None:
-    """Connect to the cluster in RAY_ADDRESS (or the job's), else start a local Ray; forward data paths."""
-    if ray.is_initialized():
-        return
-    env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
-    ray.init(runtime_env={"env_vars": env} if env else None, log_to_driver=True)
+    """Join the cluster of a submitted job (or RAY_ADDRESS), else start a local Ray.
+
+    A local Ray's workers inherit this process's environment (MONOREC_DATA_DIR, MONOREC_HOME,
+    MLFLOW_TRACKING_URI); on a cluster they see the `ray start` environment plus the job's
+    `--runtime-env-json` env_vars, which is where such settings go (README, Scaling out).
+    """
+    if not ray.is_initialized():
+        ray.init()
 
 
 def fit(

@@ -21,6 +21,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from monorec.paths import monorec_home
+
 INVALID_NAME_CHARS = re.compile(r"[^\w./\- :]")
 METRIC_GROUPS = {
     "rbo": "fidelity",
@@ -35,10 +37,6 @@ METRIC_GROUPS = {
     "l1": "train",
     "kl": "train",
 }
-
-
-def monorec_home() -> Path:
-    return Path(os.environ.get("MONOREC_HOME") or Path.home() / ".monorec").expanduser()
 
 
 def tracking_uri(configured: str | None = None) -> str:

@@ -1,0 +1,91 @@
+"""Ray Tune + MLflow: bad configs fail fast, a small search is fully tracked, and the job runs on a cluster."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from mlflow import MlflowClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tune(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("tune.serach.beta.low=0.1", "unknown config key 'tune.serach' (did you mean 'search'?)"),
+        ("tune.search.beta.low=-1", "tune.search.beta: needs 0 < low <= high for a log range"),
+        ("sae_train.beta=-0.5", "sae_train.beta must be >= 0"),
+        ("tune.search={}", "tune.search is empty"),
+    ],
+)
+def test_bad_tune_config_fails_before_any_trial(override, message, tmp_path):
+    done = _tune("--set", override, env={"MONOREC_HOME": str(tmp_path)})
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "ray_results").exists()
+
+
+def test_four_trial_search_is_tracked_and_registered(tmp_path):
+    done = _tune("--output-dir", str(tmp_path / "out"), env={"MONOREC_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    parent = parents[0]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 4
+    for child in children:
+        assert {"tune/objective", "tune/monosemanticity", "fidelity/rbo_20", "mono/ms", "sparsity/dead_ratio"} <= set(child.data.metrics)
+        assert child.info.status in {"FINISHED", "KILLED"} and "trial.beta" in child.data.params
+        history = client.get_metric_history(child.info.run_id, "tune/objective")
+        assert [m.step for m in history] == list(range(1, len(history) + 1))  # per-epoch metrics
+    assert {"fidelity/rbo_20", "mono/ms", "sparsity/dead_ratio", "rec/ndcg_10_original", "mono/purity_10/Horror"} <= set(parent.data.metrics)
+    assert {"git_commit", "dataset_checksum", "config_hash"} <= set(parent.data.tags)
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert plots == {"plots/pareto_front.png", "plots/purity_heatmap.png", "plots/activation_histograms.png"}
+    version = client.get_model_version_by_alias("monorec-synthetic-mf", "champion")
+    assert version.run_id == parent.info.run_id
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["registered_model"]["version"] == version.version
+    assert "objective" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
+
+    resumed = _tune("--output-dir", str(tmp_path / "out"), "--resume", env={"MONOREC_HOME": str(tmp_path)})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    again = client.search_runs([experiment.experiment_id])
+    assert len(again) == len(runs)  # finished trials were not run again
+
+
+@pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
+def test_ray_job_submit_against_a_started_cluster(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_API_SERVER_ADDRESS": "http://127.0.0.1:8265"}
+    started = subprocess.run(["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        runtime_env = json.dumps({"env_vars": {"MONOREC_HOME": str(tmp_path)}})
+        submitted = subprocess.run(
+            ["ray", "job", "submit", "--working-dir", ".", "--runtime-env-json", runtime_env, "--",
+             "python", "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--set", "tune.num_samples=2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+        )  # fmt: skip
+        assert submitted.returncode == 0 and "succeeded" in submitted.stdout + submitted.stderr, submitted.stderr[-3000:]
+    finally:
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+    assert len(client.search_runs([experiment.experiment_id])) == 3  # the parent and 2 trials
+    assert (tmp_path / "runs" / "tune_quick" / "bundle" / "manifest.json").is_file()
