@@ -13,4 +13,4 @@ from monorec.config import ExperimentConfig
 from monorec.pipeline import run_recommender
 
 if __name__ == "__main__":
-    sys.exit(run_job(config_parser(__doc__), ExperimentConfig, run_recommender))
+    sys.exit(run_job(config_parser(__doc__), ExperimentConfig, run_recommender, track="train_recommender"))

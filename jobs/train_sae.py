@@ -14,4 +14,4 @@ from monorec.config import ExperimentConfig
 from monorec.pipeline import run_sae
 
 if __name__ == "__main__":
-    sys.exit(run_job(config_parser(__doc__), ExperimentConfig, run_sae))
+    sys.exit(run_job(config_parser(__doc__), ExperimentConfig, run_sae, track="train_sae"))

@@ -13,8 +13,10 @@ from monorec.data import make_synthetic, split_dataset
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Parsed datasets are cached under a per-session folder, never in the user's home."""
+    """Parsed datasets, runs and the MLflow store live in per-session folders, never in the user's home."""
     os.environ["MONOREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("monorec-cache"))
+    os.environ["MONOREC_HOME"] = str(tmp_path_factory.mktemp("monorec-home"))
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -64,6 +66,14 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| Horror |" in report and "sae epoch 4/4" in done.stderr
     assert (tmp_path / "sae.safetensors").is_file() and (tmp_path / "recommender" / "recommender.safetensors").is_file()
+    # The run is recorded in MLflow (the default local store under MONOREC_HOME).
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{os.environ['MONOREC_HOME']}/mlflow/mlflow.db")
+    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+    tracked = client.search_runs([experiment.experiment_id], filter_string="tags.job = 'train_sae'")
+    assert tracked and tracked[0].data.metrics["fidelity/rbo_20"] == pytest.approx(metrics["rbo@20"])
+    assert {a.path for a in client.list_artifacts(tracked[0].info.run_id)} >= {"metrics.json", "neurons.csv", "report.md"}
     # A second run with another SAE setting reuses the recommender trained the first time.
     again = subprocess.run(
         [sys.executable, "jobs/train_sae.py", *args, "--set", "sae_train.beta=0"], cwd=ROOT, capture_output=True, text=True, timeout=600

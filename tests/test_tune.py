@@ -89,3 +89,13 @@ def test_ray_job_submit_against_a_started_cluster(tmp_path):
     experiment = client.get_experiment_by_name("monorec-synthetic-mf")
     assert len(client.search_runs([experiment.experiment_id])) == 3  # the parent and 2 trials
     assert (tmp_path / "runs" / "tune_quick" / "bundle" / "manifest.json").is_file()
+
+
+def test_cluster_yaml_is_a_valid_launcher_config():
+    import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = prepare_config(yaml.safe_load((ROOT / "cluster.yaml").read_text()))
+    validate_config(config)
+    assert config["provider"]["type"] == "aws" and config["available_node_types"]["gpu_worker"]["max_workers"] > 0
+    assert any("pip install -e" in command for command in config["setup_commands"])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from monorec.config import load_config
+from monorec.config import load_config, to_dict
 from monorec.errors import MonorecError
 from monorec.paths import monorec_home
 
@@ -33,8 +33,13 @@ def config_parser(description: str, default_config: Path | None = None) -> argpa
     return parser
 
 
-def run_job(parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[[T, Path], dict]) -> int:
-    """Parse arguments, run `job(config, output_dir)`, and turn monorec errors into one-line messages."""
+def run_job(
+    parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[[T, Path], dict], track: str | None = None
+) -> int:
+    """Parse arguments, run `job(config, output_dir)`, and turn monorec errors into one-line messages.
+
+    With `track` (the job's name), the finished run is also recorded in MLflow (`monorec.tracking`).
+    """
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
@@ -43,7 +48,9 @@ def run_job(parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[
         # An absolute default: a job submitted to Ray runs in a temporary copy of the working dir.
         output_dir = args.output_dir or monorec_home() / "runs" / args.config.stem
         logging.getLogger("monorec").info("writing artifacts to %s", output_dir.resolve())
-        job(config, output_dir)
+        metrics = job(config, output_dir)
+        if track:
+            _track(track, config, metrics, output_dir)
     except MonorecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -52,3 +59,15 @@ def run_job(parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[
         return 130
     print(f"done: metrics in {output_dir / 'metrics.json'}")
     return 0
+
+
+def _track(job: str, config, metrics: dict, output_dir: Path) -> None:
+    log = logging.getLogger("monorec")
+    try:
+        from monorec.tracking import log_job_run, tracking_uri
+    except ImportError:  # e.g. a GPU box with only the core installed
+        log.warning("mlflow is not installed: this run is not tracked")
+        return
+    uri = tracking_uri(config.tracking.uri)
+    run_id = log_job_run(job, to_dict(config), metrics, output_dir, uri)
+    log.info("tracked in MLflow run %s (%s)", run_id, uri)

@@ -55,13 +55,28 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_matching_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
-    """The checkpoint at `path` if it exists and belongs to the same run (same fingerprint)."""
+Stateful = torch.nn.Module | torch.optim.Optimizer | torch.Generator
+
+
+def save_training_state(path: Path, stateful: dict[str, Stateful], history: list[dict], fingerprint: str) -> None:
+    """Checkpoint every named module, optimizer and RNG with the epoch history, atomically."""
+    state = {name: _state_of(obj) for name, obj in stateful.items()}
+    save_checkpoint(path, {**state, "history": history, "fingerprint": fingerprint})
+
+
+def restore_training_state(path: Path | None, fingerprint: str, stateful: dict[str, Stateful]) -> list[dict]:
+    """Load the checkpoint at `path` into `stateful` if it belongs to this run; return its history."""
     if path is None or not path.is_file():
-        return None
+        return []
     state = load_checkpoint(path)
     if state.get("fingerprint") != fingerprint:
         log.warning("ignoring %s: it belongs to a different config", path)
-        return None
+        return []
+    for name, obj in stateful.items():
+        obj.set_state(state[name]) if isinstance(obj, torch.Generator) else obj.load_state_dict(state[name])
     log.info("resuming from %s after epoch %d", path, len(state["history"]))
-    return state
+    return list(state["history"])
+
+
+def _state_of(obj: Stateful):
+    return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()

@@ -132,3 +132,20 @@ def register_model(client: MlflowClient, name: str, run_id: str, artifact_path: 
     version = client.create_model_version(name, source, run_id=run_id)
     client.set_registered_model_alias(name, alias, version.version)
     return version.version
+
+
+def log_job_run(job: str, config: Mapping, metrics: Mapping, output_dir: Path, uri: str | None = None) -> str:
+    """Record one finished job (params, metrics, tags, its artifacts) as a run; returns the run id."""
+    client = MlflowClient(tracking_uri(uri))
+    data, model = config["data"], config["model"]
+    experiment = experiment_id(client, f"monorec-{data['dataset']}-{model['kind']}")
+    tags = {"job": job, "git_commit": git_commit(), "config_hash": str(metrics.get("config_hash", "")),
+            "dataset_checksum": str(metrics.get("dataset_checksum", ""))}  # fmt: skip
+    run_id = client.create_run(experiment, run_name=f"{job}-{output_dir.name}", tags=tags).info.run_id
+    log_params(client, run_id, config)
+    log_metrics(client, run_id, metrics)
+    for name in ("config.json", "metrics.json", "neurons.csv", "report.md"):
+        if (output_dir / name).is_file():
+            client.log_artifact(run_id, str(output_dir / name))
+    client.set_terminated(run_id)
+    return run_id

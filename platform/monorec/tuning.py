@@ -177,8 +177,8 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     recommender = trained_recommender(config, _recommender_cache(config))
     data, split = load_split(config.data)
     tags = {"git_commit": tracking.git_commit(), "dataset_checksum": data.checksum, "config_hash": config_hash(config)}
-    storage = Path(config.tune.storage_path or monorec_home() / "ray_results").expanduser().resolve()
-    path = storage / config.tune.name
+    storage = _storage(config)
+    path = f"{storage}/{config.tune.name}"
     parent = _parent_run(client, experiment, path, tags, resume)
     tracking.log_params(client, parent, to_dict(config))
 
@@ -196,9 +196,9 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
         {"cpu": config.tune.cpus_per_trial, "gpu": config.tune.gpus_per_trial},
     )
     if resume:
-        if not tune.Tuner.can_restore(str(path)):
+        if not tune.Tuner.can_restore(path):
             raise ConfigError(f"nothing to resume at {path}: run without --resume first")
-        tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(
             trainable,
@@ -211,7 +211,7 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
                 num_samples=config.tune.num_samples,
                 max_concurrent_trials=config.tune.max_concurrent_trials,
             ),
-            run_config=tune.RunConfig(name=config.tune.name, storage_path=str(storage)),
+            run_config=tune.RunConfig(name=config.tune.name, storage_path=storage, verbose=1),
         )
     results = tuner.fit()
     trials = _trial_table(results)
@@ -225,16 +225,25 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     return summary
 
 
+def _storage(config: ExperimentConfig) -> str:
+    """Where Ray keeps trial state: a URI (s3://...) as given, a local path made absolute."""
+    configured = config.tune.storage_path
+    if configured and "://" in configured:
+        return configured
+    return str(Path(configured or monorec_home() / "ray_results").expanduser().resolve())
+
+
 def _recommender_cache(config: ExperimentConfig) -> Path:
     return monorec_home() / "recommenders" / recommender_hash(config)
 
 
-def _parent_run(client: MlflowClient, experiment: str, path: Path, tags: dict, resume: bool) -> str:
+def _parent_run(client: MlflowClient, experiment: str, path: str, tags: dict, resume: bool) -> str:
     if resume:
         runs = client.search_runs([experiment], filter_string=f"tags.tune_path = '{path}'", max_results=1)
         if runs:
             return runs[0].info.run_id
-    return client.create_run(experiment, run_name=f"tune-{path.name}", tags={**tags, "tune_path": str(path)}).info.run_id
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return client.create_run(experiment, run_name=f"tune-{name}", tags={**tags, "tune_path": path}).info.run_id
 
 
 def _trial_table(results) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from monorec.data.split import Split
 from monorec.devices import resolve_device
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.storage import load_matching_checkpoint, save_checkpoint
+from monorec.storage import restore_training_state, save_training_state
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,11 @@ def train_recommender(
     users = torch.as_tensor(split.train_users, device=device)
     items = torch.as_tensor(split.train_items, device=device)
     labels = torch.cat([torch.ones_like(users, dtype=torch.float32), torch.zeros_like(users, dtype=torch.float32)])
-    history: list[dict] = []
-    start_epoch = _resume(checkpoint_dir, fingerprint, model, optimizer, sampler.generator, shuffle, history)
+    stateful = {"model": model, "optimizer": optimizer, "sampler_rng": sampler.generator, "shuffle_rng": shuffle}
+    checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
+    history = restore_training_state(checkpoint, fingerprint, stateful)
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         pair_users = torch.cat([users, users])
         pair_items = torch.cat([items, sampler.sample(users)])
@@ -90,16 +91,8 @@ def train_recommender(
             "epoch %d/%d  loss %.4f  %.2fs  %.0f samples/s",
             epoch + 1, config.epochs, stats["loss"], seconds, samples / seconds,
         )  # fmt: skip
-        if checkpoint_dir is not None and parallel.is_main:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "sampler_rng": sampler.generator.get_state(),
-                "shuffle_rng": shuffle.get_state(),
-                "history": history,
-                "fingerprint": fingerprint,
-            }
-            save_checkpoint(checkpoint_dir / CHECKPOINT, state)
+        if checkpoint is not None and parallel.is_main:
+            save_training_state(checkpoint, stateful, history, fingerprint)
         if on_epoch is not None:
             on_epoch(stats)
 
@@ -114,24 +107,3 @@ def train_recommender(
         device=str(device),
         history=history,
     )
-
-
-def _resume(
-    checkpoint_dir: Path | None,
-    fingerprint: str,
-    model: TwoTowerRecommender,
-    optimizer: torch.optim.Optimizer,
-    sampler_rng: torch.Generator,
-    shuffle_rng: torch.Generator,
-    history: list[dict],
-) -> int:
-    """Restore state from `checkpoint_dir` when it holds this run's checkpoint; return the next epoch."""
-    state = load_matching_checkpoint(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint)
-    if state is None:
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    sampler_rng.set_state(state["sampler_rng"])
-    shuffle_rng.set_state(state["shuffle_rng"])
-    history.extend(state["history"])
-    return len(history)

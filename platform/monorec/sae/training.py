@@ -25,7 +25,7 @@ from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.losses import LossWeights, sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
-from monorec.storage import load_matching_checkpoint, save_checkpoint
+from monorec.storage import restore_training_state, save_training_state
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,11 @@ def train_sae(
     items = torch.as_tensor(split.train_items, device=device)
     user_table, item_table = recommender.user_embeddings().detach(), recommender.item_embeddings().detach()
     validation = torch.as_tensor(split.test_users[: config.validation_users], device=device)
-    history: list[dict] = []
-    start_epoch = _resume(checkpoint_dir, fingerprint, sae, optimizer, shuffle, history)
+    stateful = {"sae": sae, "optimizer": optimizer, "shuffle_rng": shuffle}
+    checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
+    history = restore_training_state(checkpoint, fingerprint, stateful)
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         order = parallel.shard(torch.randperm(len(users), device=device, generator=shuffle))
         sums = {name: torch.zeros((), device=device) for name in ("loss", "emb", "pred", "l1", "kl")}
@@ -111,15 +112,8 @@ def train_sae(
             epoch + 1, config.epochs, stats["loss"], stats["emb"], stats["pred"], stats["l1"], stats["kl"],
             stats.get("dead_ratio", float("nan")), stats.get("rbo@20", float("nan")), seconds,
         )  # fmt: skip
-        if checkpoint_dir is not None and parallel.is_main:
-            state = {
-                "sae": sae.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "shuffle_rng": shuffle.get_state(),
-                "history": history,
-                "fingerprint": fingerprint,
-            }
-            save_checkpoint(checkpoint_dir / CHECKPOINT, state)
+        if checkpoint is not None and parallel.is_main:
+            save_training_state(checkpoint, stateful, history, fingerprint)
         if on_epoch is not None:
             on_epoch(stats)
 
@@ -135,21 +129,3 @@ def _validate(sae: SparseAutoencoder, recommender: TwoTowerRecommender, split: S
         stats.update(list_fidelity(recommender.rank_scores, reconstructed_scorer(sae, recommender), split, users))
     sae.train()
     return stats
-
-
-def _resume(
-    checkpoint_dir: Path | None,
-    fingerprint: str,
-    sae: SparseAutoencoder,
-    optimizer: torch.optim.Optimizer,
-    shuffle: torch.Generator,
-    history: list[dict],
-) -> int:
-    state = load_matching_checkpoint(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint)
-    if state is None:
-        return 0
-    sae.load_state_dict(state["sae"])
-    optimizer.load_state_dict(state["optimizer"])
-    shuffle.set_state(state["shuffle_rng"])
-    history.extend(state["history"])
-    return len(history)
