@@ -1,0 +1,134 @@
+"""What the HTTP service computes, without any web or Ray code: recommend, explain, profile.
+
+Requests speak the dataset's original user and item ids; unknown ids and labels raise
+`UnknownIdError` (the service turns it into a 404). With no intervention, recommendations are
+the frozen recommender's own ranking (original embeddings); with interventions they come from
+the SAE's edited codes, decoded and scored by the same frozen model (`monorec.interventions`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+
+from monorec.bundle import Bundle
+from monorec.errors import UnknownIdError
+from monorec.evaluation.ranking import mask_training_items
+from monorec.interventions import Edit, Steerer
+from monorec.sae.model import Encoded
+
+
+@dataclasses.dataclass(frozen=True)
+class Intervention:
+    target: Literal["user", "item"]
+    neuron: int | str
+    op: Literal["suppress", "set", "scale", "add"]
+    value: float = 0.0
+    item_ids: tuple = ()
+
+
+class RecommenderService:
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.steerer = Steerer(bundle.recommender, bundle.sae, bundle.labels)
+        self.item_ids = bundle.items["item_id"]
+        self.item_names = bundle.items["name"].to_numpy()
+        self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
+        self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
+        self.neurons = bundle.neurons
+
+    def user_index(self, user_id) -> int:
+        try:
+            return self._user_index[str(user_id)]
+        except KeyError:
+            raise UnknownIdError(f"unknown user_id {user_id!r}") from None
+
+    def item_index(self, item_id) -> int:
+        try:
+            return self._item_index[str(item_id)]
+        except KeyError:
+            raise UnknownIdError(f"unknown item_id {item_id!r}") from None
+
+    def edits(self, interventions: Sequence[Intervention]) -> list[Edit]:
+        """Validate ids and labels up front so that a bad request fails before any scoring."""
+        edits = []
+        for intervention in interventions:
+            self.steerer.neurons(intervention.neuron)
+            items = tuple(self.item_index(i) for i in intervention.item_ids) if intervention.target == "item" else ()
+            if intervention.target == "item" and not items:
+                raise ValueError("an item intervention needs item_ids")
+            edits.append(Edit(intervention.target, intervention.neuron, intervention.op, intervention.value, items))
+        return edits
+
+    def scores(self, users: Sequence[int], edits: Sequence[Edit] = ()) -> torch.Tensor:
+        """(len(users), n_items) scores: the model's own without edits, steered ones with edits."""
+        index = torch.as_tensor(list(users), dtype=torch.long)
+        with torch.no_grad():
+            if edits:
+                return self.steerer.scores(index, list(edits))
+            return self.bundle.recommender.rank_scores(index)
+
+    def top_k(self, users: Sequence[int], scores: torch.Tensor, k: int, exclude_seen: bool) -> list[list[dict]]:
+        index = torch.as_tensor(list(users), dtype=torch.long)
+        if exclude_seen:
+            scores = mask_training_items(scores.float(), index, self.bundle.train_indptr, self.bundle.train_items)
+        values, items = scores.topk(min(k, scores.shape[1]), dim=1)
+        return [
+            [
+                {"item_id": _plain(self.item_ids.iloc[i]), "name": self.item_names[i], "score": float(v), "rank": r + 1}
+                for r, (i, v) in enumerate(zip(row_items.tolist(), row_values.tolist()))
+                if np.isfinite(v)
+            ]
+            for row_items, row_values in zip(items, values)
+        ]
+
+    def explain(self, user_id, item_id, top: int = 5) -> list[dict]:
+        """Neurons that contribute most to the (reconstructed) score: the drop when each is zeroed."""
+        user, item = self.user_index(user_id), self.item_index(item_id)
+        sae, model = self.bundle.sae, self.bundle.recommender
+        with torch.no_grad():
+            users = self.steerer.user_codes
+            items = self.steerer.item_codes
+            m = sae.n_latents
+            user_codes = users.codes[user].repeat(m + 1, 1)
+            item_codes = items.codes[item].repeat(m + 1, 1)
+            ablate = torch.arange(m)
+            user_codes[ablate, ablate] = 0
+            item_codes[ablate, ablate] = 0
+            user_hat = sae.decode(Encoded(user_codes, users.mean[user].expand(m + 1, 1), users.std[user].expand(m + 1, 1)))
+            item_hat = sae.decode(Encoded(item_codes, items.mean[item].expand(m + 1, 1), items.std[item].expand(m + 1, 1)))
+            index_u = torch.full((m + 1,), user, dtype=torch.long)
+            index_i = torch.full((m + 1,), item, dtype=torch.long)
+            logits = model.logits(index_u, index_i, user_hat, item_hat)
+        contribution = (logits[m] - logits[:m]).numpy()
+        order = np.argsort(-np.abs(contribution))[:top]
+        return [{**self.neuron_info(int(j)), "contribution": float(contribution[j])} for j in order]
+
+    def profile(self, user_id, top: int = 5) -> list[dict]:
+        """The user's most active labelled neurons."""
+        codes = self.steerer.user_codes.codes[self.user_index(user_id)].numpy()
+        labelled = self.neurons["label"].notna().to_numpy()
+        order = [j for j in np.argsort(-codes) if labelled[j] and codes[j] > 0][:top]
+        return [{**self.neuron_info(int(j)), "activation": float(codes[j])} for j in order]
+
+    def neuron_info(self, neuron: int) -> dict:
+        row = self.neurons.iloc[neuron]
+        label = row["label"] if isinstance(row["label"], str) else None
+        return {"neuron": neuron, "label": label, "confidence": float(row["confidence"])}
+
+    def describe_neuron(self, ref: int | str) -> list[dict]:
+        """Every neuron a ref (id or label) names, with frequency and top items."""
+        return [
+            {**self.neuron_info(j), "frequency": float(self.neurons.iloc[j]["frequency"]),
+             "top_items": [n for n in str(self.neurons.iloc[j]["top_items"]).split("; ") if n and n != "nan"]}
+            for j in self.steerer.neurons(ref)
+        ]  # fmt: skip
+
+
+def _plain(value):
+    """numpy scalars -> Python, for JSON."""
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,131 @@
+"""Ray Serve application: scores users with the frozen recommender, steered through named neurons.
+
+    serve run configs/serve.yaml                      # the registered champion, 2 replicas
+    python jobs/serve.py --model monorec-ml1m-mf@champion
+    python jobs/serve.py --bundle ~/.monorec/runs/tune_sae/bundle
+
+Every endpoint but /health needs `Authorization: Bearer <token>` when MONOREC_API_TOKEN is set.
+Requests without interventions for the same moment are scored together (`@serve.batch`).
+"""
+
+
+import hmac
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from ray import serve
+
+from monorec.bundle import Bundle, read_bundle
+from monorec.errors import MonorecError, UnknownIdError
+from monorec.serving import Intervention, RecommenderService
+from serve.schemas import ExplainIn, RecommendIn
+
+log = logging.getLogger(__name__)
+api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
+OPEN_PATHS = {"/health"}
+
+
+@api.middleware("http")
+async def require_token(request: Request, call_next):
+    token = os.environ.get("MONOREC_API_TOKEN")
+    if token and request.url.path not in OPEN_PATHS:
+        supplied = request.headers.get("authorization", "")
+        if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+    return await call_next(request)
+
+
+@api.exception_handler(UnknownIdError)
+async def not_found(_: Request, error: UnknownIdError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=404)
+
+
+@api.exception_handler(ValueError)
+async def invalid(_: Request, error: ValueError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=422)
+
+
+def load_bundle(model: "str | None", bundle_path: "str | None", tracking_uri: "str | None" = None) -> "tuple[Bundle, dict]":
+    """A bundle from a local folder, or from the MLflow registry as NAME@ALIAS or NAME/VERSION."""
+    if bundle_path:
+        return read_bundle(Path(bundle_path).expanduser()), {"model": str(bundle_path), "version": "local"}
+    if not model:
+        raise MonorecError("give a registered model (NAME@ALIAS or NAME/VERSION) or a bundle path")
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from monorec.tracking import tracking_uri as default_uri
+
+    uri = tracking_uri or default_uri()
+    client = MlflowClient(uri)
+    name, _, ref = model.replace("/", "@").partition("@")
+    try:
+        version = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref or "champion")
+    except MlflowException as error:
+        raise MonorecError(f"model {model!r} not found in the MLflow registry at {uri}: {error.message}") from None
+    folder = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=tempfile.mkdtemp(), tracking_uri=uri)
+    return read_bundle(Path(folder)), {"model": name, "version": version.version}
+
+
+@serve.deployment(num_replicas=2, max_ongoing_requests=64, health_check_period_s=2)
+@serve.ingress(api)
+class MonorecService:
+    def __init__(self, model: str | None = None, bundle_path: str | None = None, tracking_uri: str | None = None):
+        bundle, self.source = load_bundle(model, bundle_path, tracking_uri)
+        self.service = RecommenderService(bundle)
+        self.dataset = bundle.config.get("data", {}).get("dataset")
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    async def _rank_batch(self, requests: list[tuple[int, int, bool]]) -> list[list[dict]]:
+        """Requests without interventions share one vectorised scoring call over all items."""
+        users = [user for user, _, _ in requests]
+        scores = self.service.scores(users)
+        return [
+            self.service.top_k([user], scores[row : row + 1], k, exclude_seen)[0]
+            for row, (user, k, exclude_seen) in enumerate(requests)
+        ]
+
+    @api.get("/health")
+    def health(self) -> dict:
+        return {"status": "ok", **self.source, "dataset": self.dataset, "neurons": int(self.service.bundle.sae.n_latents)}
+
+    @api.get("/neurons")
+    def neurons(self) -> list[dict]:
+        return [entry for j in range(self.service.bundle.sae.n_latents) for entry in self.service.describe_neuron(j)]
+
+    @api.get("/neurons/{id_or_label}")
+    def neuron(self, id_or_label: str) -> list[dict]:
+        return self.service.describe_neuron(id_or_label)
+
+    @api.post("/recommend")
+    async def recommend(self, body: RecommendIn) -> dict:
+        user = self.service.user_index(body.user_id)
+        interventions = [Intervention(i.target, i.neuron, i.op, i.value, tuple(i.item_ids)) for i in body.interventions]
+        edits = self.service.edits(interventions)
+        if edits:
+            items = self.service.top_k([user], self.service.scores([user], edits), body.k, body.exclude_seen)[0]
+            explanation = f"ranked by the frozen model on SAE codes after {len(edits)} intervention(s)"
+        else:
+            items = await self._rank_batch((user, body.k, body.exclude_seen))
+            explanation = "the frozen recommender's own ranking"
+        return {"items": items, "interventions_applied": [i.model_dump() for i in body.interventions], "explanation": explanation}
+
+    @api.post("/explain")
+    def explain(self, body: ExplainIn) -> dict:
+        return {"user_id": body.user_id, "item_id": body.item_id,
+                "neurons": self.service.explain(body.user_id, body.item_id, body.top)}  # fmt: skip
+
+    @api.get("/users/{user_id}/profile")
+    def profile(self, user_id: str) -> dict:
+        return {"user_id": user_id, "neurons": self.service.profile(user_id)}
+
+
+def app_builder(args: dict) -> serve.Application:
+    """`serve run` entry point: args are `model`, `bundle_path`, `tracking_uri` and `num_replicas`."""
+    deployment = MonorecService.options(num_replicas=int(args.get("num_replicas", 2)))
+    return deployment.bind(args.get("model"), args.get("bundle_path"), args.get("tracking_uri"))

@@ -1,0 +1,182 @@
+"""The HTTP service end to end: a Serve app started on loopback over a bundle trained on synthetic data."""
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+requests = pytest.importorskip("requests")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from monorec.bundle import read_bundle, write_bundle  # noqa: E402
+from monorec.errors import DataError  # noqa: E402
+from sae_fixtures import planted, trained_sae  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the serve/ package sits at the repository root
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    data, _, split, model = planted()
+    sae, _, report = trained_sae()
+    folder = tmp_path_factory.mktemp("bundle") / "bundle"
+    return write_bundle(folder, model, sae, report.neurons, data, split, {"data": {"dataset": "synthetic"}}, {})
+
+
+def _deploy(bundle_dir: Path, env: dict | None = None) -> None:
+    from ray import serve
+
+    from serve.app import MonorecService
+
+    options = {"num_replicas": 2}
+    if env:
+        options["ray_actor_options"] = {"runtime_env": {"env_vars": env}}
+    serve.run(MonorecService.options(**options).bind(None, str(bundle_dir)), name="monorec", route_prefix="/")
+
+
+@pytest.fixture(scope="module")
+def url(bundle_dir):
+    from ray import serve
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray.init(num_cpus=2, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    _deploy(bundle_dir)
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()
+
+
+def test_health_and_neurons(url):
+    health = requests.get(f"{url}/health", timeout=10).json()
+    assert health == {"status": "ok", "model": health["model"], "version": "local", "dataset": "synthetic", "neurons": 24}
+    neurons = requests.get(f"{url}/neurons", timeout=10).json()
+    assert len(neurons) == 24 and {"neuron", "label", "confidence", "frequency", "top_items"} <= set(neurons[0])
+    horror = requests.get(f"{url}/neurons/Horror", timeout=10).json()
+    assert horror and all(n["label"] == "Horror" for n in horror) and "Horror" in horror[0]["top_items"][0]
+    assert requests.get(f"{url}/neurons/3", timeout=10).json()[0]["neuron"] == 3
+    missing = requests.get(f"{url}/neurons/Polka", timeout=10)
+    assert missing.status_code == 404 and "Polka" in missing.json()["error"]
+    assert requests.get(f"{url}/openapi.json", timeout=10).json()["info"]["title"] == "monorec"
+
+
+def test_recommend_without_interventions_is_the_models_own_ranking(url):
+    data, _, split, model = planted()
+    indptr, items = split.train_csr()
+    for user in (0, 7, 42):
+        got = requests.post(f"{url}/recommend", json={"user_id": int(data.user_ids[user]), "k": 10}, timeout=10)
+        assert got.status_code == 200
+        body = got.json()
+        scores = model.rank_scores(torch.tensor([user]))[0]
+        scores[items[indptr[user] : indptr[user + 1]]] = float("-inf")
+        expected = data.item_ids[scores.topk(10).indices.numpy()].tolist()
+        assert [i["item_id"] for i in body["items"]] == expected and [i["rank"] for i in body["items"]] == list(range(1, 11))
+        assert body["interventions_applied"] == [] and "own ranking" in body["explanation"]
+
+
+def test_suppressing_horror_lowers_its_share_in_the_top10(url):
+    data, truth, _, _ = planted()
+    horror = truth.genre_names.index("Horror")
+    horror_ids = set(data.item_ids[truth.item_genres[:, horror]].tolist())
+    fans = data.user_ids[np.flatnonzero(truth.user_genres[:, horror])[:40]]
+    share = {"before": [], "after": []}
+    for user in fans:
+        for key, interventions in (("before", []), ("after", [{"target": "user", "neuron": "Horror", "op": "suppress"}])):
+            body = requests.post(f"{url}/recommend", json={"user_id": int(user), "interventions": interventions}, timeout=10).json()
+            share[key].append(np.mean([item["item_id"] in horror_ids for item in body["items"]]))
+    assert np.mean(share["after"]) < np.mean(share["before"]) - 0.1
+
+
+def test_explain_profile_and_item_interventions(url):
+    explained = requests.post(f"{url}/explain", json={"user_id": 1, "item_id": 5, "top": 3}, timeout=10).json()
+    assert len(explained["neurons"]) == 3 and {"neuron", "label", "contribution"} <= set(explained["neurons"][0])
+    contributions = [abs(n["contribution"]) for n in explained["neurons"]]
+    assert contributions == sorted(contributions, reverse=True)
+    profile = requests.get(f"{url}/users/1/profile", timeout=10).json()["neurons"]
+    assert profile and all(n["label"] for n in profile)
+    edit = {"target": "item", "neuron": "Horror", "op": "set", "value": 50.0, "item_ids": [5]}
+    body = requests.post(f"{url}/recommend", json={"user_id": 1, "k": 5, "interventions": [edit]}, timeout=10).json()
+    assert body["interventions_applied"][0]["item_ids"] == [5]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/recommend", {"user_id": 99999}, 404),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": "Polka", "op": "suppress"}]}, 404),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "item", "neuron": 1, "op": "add", "item_ids": [10**9]}]}, 404),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 99, "op": "suppress"}]}, 404),
+        ("/explain", {"user_id": 1, "item_id": "nope"}, 404),
+        ("/recommend", {"user_id": 1, "k": 0}, 422),
+        ("/recommend", {"user_id": 1, "k": 1001}, 422),
+        ("/recommend", {"user_id": 1, "k": "ten"}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "suppress"}] * 17}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "explode"}]}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"target": "item", "neuron": 1, "op": "add"}]}, 422),
+        ("/recommend", {"k": 3}, 422),
+        ("/recommend", {"user_id": 1, "surprise": True}, 422),
+    ],
+)
+def test_client_mistakes_are_4xx_with_a_json_error(url, path, body, status):
+    response = requests.post(f"{url}{path}", json=body, timeout=10)
+    assert response.status_code == status, response.text
+    assert response.json()
+
+
+def test_non_finite_values_and_broken_json_are_422(url):
+    raw = '{"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "set", "value": NaN}]}'
+    assert requests.post(f"{url}/recommend", data=raw, headers={"content-type": "application/json"}, timeout=10).status_code == 422
+    assert requests.post(f"{url}/recommend", data="{not json", headers={"content-type": "application/json"}, timeout=10).status_code == 422
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+intervention = st.fixed_dictionaries(
+    {}, optional={"target": st.sampled_from(["user", "item", "x"]) | json_values, "neuron": json_values | st.sampled_from(["Horror", 1, -1]),
+                  "op": st.sampled_from(["suppress", "set", "scale", "add"]) | json_values, "value": json_values, "item_ids": json_values}
+)  # fmt: skip
+recommend_body = st.fixed_dictionaries(
+    {}, optional={"user_id": json_values | st.integers(0, 700), "k": json_values, "exclude_seen": json_values,
+                  "interventions": st.lists(intervention, max_size=3) | json_values}
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/recommend", "/explain"]), body=recommend_body | json_values)
+def test_fuzzed_requests_never_get_a_5xx(url, path, body):
+    response = requests.post(f"{url}{path}", data=json.dumps(body), headers={"content-type": "application/json"}, timeout=10)
+    assert response.status_code < 500, (body, response.text)
+
+
+def test_bundle_that_does_not_match_its_manifest_is_refused(bundle_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(bundle_dir, tmp_path / "tampered")
+    (copy / "neurons.csv").write_text((copy / "neurons.csv").read_text().replace("Horror", "Comedy"))
+    with pytest.raises(DataError, match=r"does not match its manifest \(neurons.csv: checksum differs\)"):
+        read_bundle(copy)
+
+
+def test_bearer_token_guards_every_endpoint_but_health(url, bundle_dir):
+    _deploy(bundle_dir, env={"MONOREC_API_TOKEN": "s3cret"})
+    try:
+        assert requests.get(f"{url}/health", timeout=10).status_code == 200
+        assert requests.get(f"{url}/neurons", timeout=10).status_code == 401
+        wrong = requests.post(f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer nope"}, timeout=10)
+        assert wrong.status_code == 401 and wrong.json()["error"]
+        right = requests.post(f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer s3cret"}, timeout=10)
+        assert right.status_code == 200 and len(right.json()["items"]) == 10
+    finally:
+        _deploy(bundle_dir)
