@@ -180,3 +180,54 @@ def test_bearer_token_guards_every_endpoint_but_health(url, bundle_dir):
         assert right.status_code == 200 and len(right.json()["items"]) == 10
     finally:
         _deploy(bundle_dir)
+
+
+def _replicas(state: str = "ALIVE") -> list[dict]:
+    from ray.util.state import list_actors
+
+    return [a for a in list_actors(filters=[("state", "=", state)], limit=1000) if "MonorecService" in a["class_name"]]
+
+
+def test_service_survives_a_killed_replica_and_recovers(url, bundle_dir):
+    import os
+    import signal
+    import threading
+    import time
+
+    from serve.loadgen import run_load
+
+    replicas = _replicas()
+    assert len(replicas) == 2
+    outcome = {}
+    body = lambda i: {"user_id": 1 + i % 600, "k": 10}  # noqa: E731
+    load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 8, 4000, 12.0)))
+    load.start()
+    time.sleep(3)
+    os.kill(replicas[0]["pid"], signal.SIGKILL)
+    load.join()
+    result = outcome["result"].summary()
+    assert result["requests"] > 200 and result["failure_rate"] <= 0.005, result
+    deadline = time.monotonic() + 60
+    while len(_replicas()) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(_replicas()) == 2  # back to full capacity
+    assert replicas[0]["actor_id"] not in {a["actor_id"] for a in _replicas()}
+
+
+def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
+    import shutil
+    import threading
+
+    from serve.loadgen import run_load
+
+    other = shutil.copytree(bundle_dir, tmp_path / "v2")
+    outcome = {}
+    body = lambda i: {"user_id": 1 + i % 600, "k": 5}  # noqa: E731
+    load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 4, 100000, 15.0)))
+    load.start()
+    _deploy(other)  # a rolling update to another bundle (as a new registry version would be)
+    load.join()
+    assert requests.get(f"{url}/health", timeout=10).json()["model"] == str(other)
+    result = outcome["result"].summary()
+    assert result["requests"] > 100 and result["failures"] == 0, result
+    _deploy(bundle_dir)

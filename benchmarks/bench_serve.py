@@ -1,0 +1,87 @@
+"""Serving latency and throughput on loopback for an ML-1M MF bundle.
+
+    MONOREC_DATA_DIR=../shared/data python benchmarks/bench_serve.py [--seconds 10] [--bundle DIR]
+
+Builds the bundle with the train_sae pipeline (configs/ml1m_mf.yaml) unless --bundle is given,
+starts the Serve app (2 replicas) on a free loopback port, and runs a closed-loop load of
+/recommend without and with one intervention at 1, 16 and 64 concurrent clients (each load
+bounded to --seconds and --requests). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monorec.config import ExperimentConfig, load_config  # noqa: E402
+
+CLIENTS = (1, 16, 64)
+INTERVENTION = [{"target": "user", "neuron": "Horror", "op": "suppress"}]
+
+
+def build_bundle(folder: Path) -> Path:
+    from monorec.bundle import write_bundle
+    from monorec.data import load_split
+    from monorec.pipeline import run_sae
+    from monorec.recommenders import load_recommender
+    from monorec.sae import load_sae
+
+    config = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml")
+    metrics = run_sae(config, folder / "run")
+    data, split = load_split(config.data)
+    recommender, _ = load_recommender(folder / "run" / "recommender")
+    sae, _ = load_sae(folder / "run")
+    import pandas as pd
+
+    neurons = pd.read_csv(folder / "run" / "neurons.csv")
+    return write_bundle(folder / "bundle", recommender, sae, neurons, data, split, {"data": {"dataset": "ml1m"}}, metrics)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--requests", type=int, default=20000)
+    args = parser.parse_args()
+    import ray
+    from ray import serve
+
+    from serve.app import MonorecService
+    from serve.loadgen import run_load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = args.bundle or build_bundle(Path(tmp))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        ray.init(log_to_driver=False)
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(MonorecService.options(num_replicas=2).bind(None, str(bundle)), name="monorec", route_prefix="/")
+        url = f"http://127.0.0.1:{port}/recommend"
+        results = {}
+        for label, interventions in (("no_intervention", []), ("one_intervention", INTERVENTION)):
+            for clients in CLIENTS:
+                body = lambda i, iv=interventions: {"user_id": 1 + i % 6040, "k": 10, "interventions": iv}  # noqa: E731
+                run_load(url, body, clients, 200, 2.0)  # warm-up
+                results[f"{label}@{clients}"] = run_load(url, body, clients, args.requests, args.seconds).summary()
+        serve.shutdown()
+        ray.shutdown()
+    print(json.dumps({
+        "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
+        "replicas": 2,
+        "seconds_per_load": args.seconds,
+        "results": results,
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
