@@ -1,7 +1,5 @@
 """The SAE on the planted synthetic dataset: concepts recovered, beta and sparsity effects, variants."""
 
-import numpy as np
-import pytest
 import torch
 
 from monorec.sae import load_sae, reconstructed_scorer, save_sae

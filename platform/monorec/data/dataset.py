@@ -31,6 +31,8 @@ class InteractionData:
     user_ids / item_ids: original id of each index.
     items: one row per item index with ITEM_COLUMNS; `popularity` is the interaction count and
         `popularity_percentile` is 0 for the most popular item and 100 for the least.
+    users: optional per-user attributes (ML-1M: gender, age, occupation, zip), in index order.
+    checksum: identifies the source files and parse options (the parquet cache key).
     """
 
     name: str
