@@ -5,10 +5,9 @@ import math
 import pytest
 import torch
 
-from monorec.config import SAEConfig
+from monorec.config import SAEConfig, SAETrainConfig
 from monorec.recommenders import MatrixFactorization
 from monorec.sae.losses import (
-    LossWeights,
     embedding_mse,
     kl_sparsity,
     l1_sparsity,
@@ -57,7 +56,7 @@ def test_kl_by_hand_and_finite_for_dead_and_saturated_neurons():
 
 def test_total_loss_weights_each_term():
     terms = {"emb": torch.tensor(1.0), "pred": torch.tensor(2.0), "l1": torch.tensor(3.0), "kl": torch.tensor(4.0)}
-    weights = LossWeights(alpha=0.5, beta=0.25, lambda1=0.1, lambda2=2.0)
+    weights = SAETrainConfig(alpha=0.5, beta=0.25, lambda1=0.1, lambda2=2.0)
     assert total_loss(terms, weights).item() == pytest.approx(0.5 + 0.5 + 0.3 + 8.0)
 
 
@@ -70,7 +69,7 @@ def test_gradients_reach_the_sae_but_never_the_recommender():
     for _ in range(3):
         terms = sae_loss_terms(sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), 0.05)
         optimizer.zero_grad()
-        total_loss(terms, LossWeights(beta=1.0)).backward()
+        total_loss(terms, SAETrainConfig(beta=1.0)).backward()
         optimizer.step()
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(before[name], p) for name, p in model.state_dict().items())

@@ -29,6 +29,9 @@ from monorec.storage import write_json
 
 log = logging.getLogger(__name__)
 
+RECOMMENDER_DIR = "recommender"  # where run_sae keeps the recommender it explains
+FILTERING_USERS = 50  # users in the filtering case study: those with the most of the concept
+
 
 def run_recommender(config: ExperimentConfig, output_dir: Path) -> dict:
     """Load data, train, evaluate against the popularity baseline, save model and `metrics.json`."""
@@ -91,10 +94,6 @@ def _fit_on_ray(
         device=str(resolve_device(config.train.device)),  # where the driver evaluates
         history=history,
     )
-
-
-RECOMMENDER_DIR = "recommender"
-FILTERING_USERS = 50
 
 
 def trained_recommender(config: ExperimentConfig, folder: Path) -> TwoTowerRecommender:

@@ -12,10 +12,9 @@ gradients reach the SAE only.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
+from monorec.config import SAETrainConfig
 from monorec.recommenders.base import TwoTowerRecommender
 
 RATE_EPS = 1e-6
@@ -55,16 +54,7 @@ def kl_sparsity(codes: torch.Tensor, rho: float) -> torch.Tensor:
     return (rho * torch.log(rho / rate) + (1 - rho) * torch.log((1 - rho) / (1 - rate))).sum()
 
 
-@dataclasses.dataclass(frozen=True)
-class LossWeights:
-    alpha: float = 1.0
-    beta: float = 0.1
-    lambda1: float = 0.0
-    lambda2: float = 0.01
-    rho: float = 0.05
-
-
-def total_loss(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
+def total_loss(terms: dict[str, torch.Tensor], weights: SAETrainConfig) -> torch.Tensor:
     """Weighted sum of the named terms `emb`, `pred`, `l1` and `kl`."""
     return (
         weights.alpha * terms["emb"]

@@ -23,7 +23,7 @@ from monorec.devices import resolve_device
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.sae.losses import LossWeights, sae_loss_terms, total_loss
+from monorec.sae.losses import sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
 from monorec.storage import restore_training_state, save_training_state
 
@@ -74,7 +74,6 @@ def train_sae(
     device = resolve_device(config.device)
     recommender = freeze(recommender.to(device))
     sae.to(device).train()
-    weights = LossWeights(config.alpha, config.beta, config.lambda1, config.lambda2, config.rho)
     optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
     shuffle = torch.Generator(device=device).manual_seed(config.seed)
     users = torch.as_tensor(split.train_users, device=device)
@@ -94,7 +93,7 @@ def train_sae(
             batch = order[start : start + batch_size]
             u, i = users[batch], items[batch]
             terms = sae_loss_terms(sae, recommender, u, i, user_table[u], item_table[i], config.rho)
-            loss = total_loss(terms, weights)
+            loss = total_loss(terms, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             parallel.average_gradients(sae)
