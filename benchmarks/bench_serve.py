@@ -3,7 +3,7 @@
     MONOREC_DATA_DIR=../shared/data python benchmarks/bench_serve.py [--seconds 10] [--bundle DIR]
 
 Builds the bundle with the train_sae pipeline (configs/ml1m_mf.yaml) unless --bundle is given,
-starts the Serve app (2 replicas) on a free loopback port, and runs a closed-loop load of
+starts the Serve app (--replicas, default 2) on a free loopback port, and runs a closed-loop load of
 /recommend without and with one intervention at 1, 16 and 64 concurrent clients (each load
 bounded to --seconds and --requests). Prints one JSON object.
 """
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--replicas", type=int, default=2)
     args = parser.parse_args()
     import ray
     from ray import serve
@@ -65,7 +66,8 @@ def main() -> None:
             port = probe.getsockname()[1]
         ray.init(log_to_driver=False)
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(MonorecService.options(num_replicas=2).bind(None, str(bundle)), name="monorec", route_prefix="/")
+        deployment = MonorecService.options(num_replicas=args.replicas)
+        serve.run(deployment.bind(None, str(bundle)), name="monorec", route_prefix="/")
         url = f"http://127.0.0.1:{port}/recommend"
         results = {}
         for label, interventions in (("no_intervention", []), ("one_intervention", INTERVENTION)):
@@ -77,7 +79,7 @@ def main() -> None:
         ray.shutdown()
     print(json.dumps({
         "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
-        "replicas": 2,
+        "replicas": args.replicas,
         "seconds_per_load": args.seconds,
         "results": results,
     }, indent=2))  # fmt: skip
