@@ -16,11 +16,12 @@ import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
 
 from monorec.bundle import Bundle, read_bundle
-from monorec.errors import MonorecError, UnknownIdError
+from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
 from monorec.serving import Intervention, RecommenderService
 from serve.schemas import ExplainIn, RecommendIn
 
@@ -44,8 +45,15 @@ async def not_found(_: Request, error: UnknownIdError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=404)
 
 
-@api.exception_handler(ValueError)
-async def invalid(_: Request, error: ValueError) -> JSONResponse:
+@api.exception_handler(RequestValidationError)
+async def unprocessable(_: Request, error: RequestValidationError) -> JSONResponse:
+    """422 without echoing the input, which may hold NaN or Infinity that JSON cannot encode."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
+
+@api.exception_handler(InvalidRequestError)
+async def invalid(_: Request, error: InvalidRequestError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=422)
 
 

@@ -13,6 +13,10 @@ class DataError(MonorecError):
     """Input data is missing, malformed, empty or fails its checksum."""
 
 
+class InvalidRequestError(MonorecError):
+    """A request that is well-formed but cannot be carried out (e.g. an item edit naming no item)."""
+
+
 class UnknownIdError(MonorecError, KeyError):
     """An original user or item id that the dataset does not contain."""
 

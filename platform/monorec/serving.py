@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from monorec.bundle import Bundle
-from monorec.errors import UnknownIdError
+from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.evaluation.ranking import mask_training_items
 from monorec.interventions import Edit, Steerer
 from monorec.sae.model import Encoded
@@ -60,7 +60,7 @@ class RecommenderService:
             self.steerer.neurons(intervention.neuron)
             items = tuple(self.item_index(i) for i in intervention.item_ids) if intervention.target == "item" else ()
             if intervention.target == "item" and not items:
-                raise ValueError("an item intervention needs item_ids")
+                raise InvalidRequestError("an item intervention needs item_ids")
             edits.append(Edit(intervention.target, intervention.neuron, intervention.op, intervention.value, items))
         return edits
 

@@ -264,7 +264,7 @@ def _close_trial_runs(client: MlflowClient, trials: pd.DataFrame, epochs: int) -
 
 def _finish(client, parent, config, best, trials, recommender, data, split, output_dir: Path) -> dict:
     """Evaluate the best trial's SAE, write and register its bundle, log plots and tables."""
-    best_config = with_params(config, {k: v for k, v in best.config.items()})
+    best_config = with_params(config, dict(best.config))
     sae = SparseAutoencoder(recommender.embedding_dim, best_config.sae)
     with best.checkpoint.as_directory() as folder:
         sae.load_state_dict(load_checkpoint(Path(folder) / CHECKPOINT)["sae"])
@@ -294,7 +294,7 @@ def _finish(client, parent, config, best, trials, recommender, data, split, outp
     model_name = f"monorec-{config.data.dataset}-{config.model.kind}"
     version = tracking.register_model(client, model_name, parent, BUNDLE, config.tracking.register_alias)
     metrics["registered_model"] = {"name": model_name, "version": version, "alias": config.tracking.register_alias}
-    metrics["best_config"] = {k: v for k, v in best.config.items()}
+    metrics["best_config"] = dict(best.config)
     write_json(output_dir / "metrics.json", metrics)
     return metrics
 

@@ -60,10 +60,10 @@ class Steerer:
     """
 
     def __init__(
-        self, recommender: TwoTowerRecommender, sae: SparseAutoencoder, labels: Mapping[str, Sequence[int]] = {}
+        self, recommender: TwoTowerRecommender, sae: SparseAutoencoder, labels: Mapping[str, Sequence[int]] | None = None
     ) -> None:
         self.recommender, self.sae = recommender, sae
-        self.labels = {label: list(neurons) for label, neurons in labels.items()}
+        self.labels = {label: list(neurons) for label, neurons in (labels or {}).items()}
         with torch.no_grad():
             self.user_codes = sae.encode(recommender.user_embeddings())
             self.item_codes = sae.encode(recommender.item_embeddings())
