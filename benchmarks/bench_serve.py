@@ -3,7 +3,8 @@
     MONOREC_DATA_DIR=../shared/data python benchmarks/bench_serve.py [--seconds 10] [--bundle DIR]
 
 Builds the bundle with the train_sae pipeline (configs/ml1m_mf.yaml) unless --bundle is given,
-starts the Serve app (--replicas, default 2) on a free loopback port, and runs a closed-loop load of
+starts the Serve app (--replicas, default 2; Ray Serve's throughput mode unless the environment
+turns it off, see serve/throughput.py) on a free loopback port, and runs a closed-loop load of
 /recommend without and with one intervention at 1, 16 and 64 concurrent clients (each load
 bounded to --seconds and --requests). Prints one JSON object.
 """
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--replicas", type=int, default=2)
     args = parser.parse_args()
+    from serve.throughput import THROUGHPUT_ENV, enable_throughput_mode
+
+    enable_throughput_mode()
     import ray
     from ray import serve
 
@@ -80,6 +84,7 @@ def main() -> None:
     print(json.dumps({
         "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
         "replicas": args.replicas,
+        "serve_env": {name: os.environ.get(name) for name in THROUGHPUT_ENV},
         "seconds_per_load": args.seconds,
         "results": results,
     }, indent=2))  # fmt: skip

@@ -3,7 +3,8 @@
     python jobs/serve.py --model monorec-ml1m-mf@champion [--host 127.0.0.1] [--port 8000] [--replicas 2]
     python jobs/serve.py --bundle ~/.monorec/runs/tune_sae/bundle
 
-Blocks until interrupted. OpenAPI docs at http://HOST:PORT/docs.
+Blocks until interrupted. OpenAPI docs at http://HOST:PORT/docs. Runs Ray Serve in its throughput
+mode (HAProxy ingress, see serve/throughput.py) unless RAY_SERVE_ENABLE_HA_PROXY=0 is set.
 """
 
 import argparse
@@ -27,6 +28,9 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    from serve.throughput import enable_throughput_mode
+
+    enable_throughput_mode()  # before Ray starts: a local Ray inherits this environment
     from ray import serve
 
     from serve.app import app_builder, load_bundle

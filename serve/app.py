@@ -5,7 +5,7 @@
     python jobs/serve.py --bundle ~/.monorec/runs/tune_sae/bundle
 
 Every endpoint but /health needs `Authorization: Bearer <token>` when MONOREC_API_TOKEN is set.
-Requests without interventions for the same moment are scored together (`@serve.batch`).
+Concurrent /recommend requests are scored together (`@serve.batch`), one call per distinct set of interventions.
 """
 
 
@@ -19,25 +19,36 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monorec.bundle import Bundle, read_bundle
 from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
-from monorec.serving import Intervention, RecommenderService
-from serve.schemas import ExplainIn, RecommendIn
+from monorec.serving import Intervention, RankRequest, RecommenderService
+from serve.schemas import ExplainIn, RecommendIn, RecommendOut
 
 log = logging.getLogger(__name__)
 api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
 OPEN_PATHS = {"/health"}
 
 
-@api.middleware("http")
-async def require_token(request: Request, call_next):
-    token = os.environ.get("MONOREC_API_TOKEN")
-    if token and request.url.path not in OPEN_PATHS:
-        supplied = request.headers.get("authorization", "")
-        if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-    return await call_next(request)
+class RequireToken:
+    """401 unless `Authorization: Bearer $MONOREC_API_TOKEN` (when set); a plain ASGI middleware,
+    since Starlette's `BaseHTTPMiddleware` costs a task and a stream copy on every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = os.environ.get("MONOREC_API_TOKEN")
+        if token and scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            supplied = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, f"Bearer {token}".encode()):
+                await JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+api.add_middleware(RequireToken)
 
 
 @api.exception_handler(UnknownIdError)
@@ -80,7 +91,7 @@ def load_bundle(model: "str | None", bundle_path: "str | None", tracking_uri: "s
     return read_bundle(Path(folder)), {"model": name, "version": version.version}
 
 
-@serve.deployment(num_replicas=2, max_ongoing_requests=64, health_check_period_s=2)
+@serve.deployment(num_replicas=2, max_ongoing_requests=64, logging_config={"enable_access_log": False})
 @serve.ingress(api)
 class MonorecService:
     def __init__(self, model: str | None = None, bundle_path: str | None = None, tracking_uri: str | None = None):
@@ -88,15 +99,10 @@ class MonorecService:
         self.service = RecommenderService(bundle)
         self.dataset = bundle.config.get("data", {}).get("dataset")
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
-    async def _rank_batch(self, requests: list[tuple[int, int, bool]]) -> list[list[dict]]:
-        """Requests without interventions share one vectorised scoring call over all items."""
-        users = [user for user, _, _ in requests]
-        scores = self.service.scores(users)
-        return [
-            self.service.top_k([user], scores[row : row + 1], k, exclude_seen)[0]
-            for row, (user, k, exclude_seen) in enumerate(requests)
-        ]
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
+    async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict]]:
+        """Whatever arrived while the previous batch ran is scored together (vectorised over users)."""
+        return self.service.rank_many(requests)
 
     @api.get("/health")
     def health(self) -> dict:
@@ -110,16 +116,15 @@ class MonorecService:
     def neuron(self, id_or_label: str) -> list[dict]:
         return self.service.describe_neuron(id_or_label)
 
-    @api.post("/recommend")
+    @api.post("/recommend", response_model=RecommendOut)
     async def recommend(self, body: RecommendIn) -> dict:
         user = self.service.user_index(body.user_id)
         interventions = [Intervention(i.target, i.neuron, i.op, i.value, tuple(i.item_ids)) for i in body.interventions]
-        edits = self.service.edits(interventions)
+        edits = tuple(self.service.edits(interventions))
+        items = await self._rank_batch(RankRequest(user, edits, body.k, body.exclude_seen))
         if edits:
-            items = self.service.top_k([user], self.service.scores([user], edits), body.k, body.exclude_seen)[0]
             explanation = f"ranked by the frozen model on SAE codes after {len(edits)} intervention(s)"
         else:
-            items = await self._rank_batch((user, body.k, body.exclude_seen))
             explanation = "the frozen recommender's own ranking"
         return {"items": items, "interventions_applied": [i.model_dump() for i in body.interventions], "explanation": explanation}
 

@@ -43,17 +43,23 @@ def _deploy(bundle_dir: Path, env: dict | None = None) -> None:
 
 @pytest.fixture(scope="module")
 def url(bundle_dir):
+    """The service as users run it: Ray Serve's throughput mode (HAProxy ingress), two replicas."""
     from ray import serve
+
+    from serve.throughput import THROUGHPUT_ENV
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ray.init(num_cpus=2, log_to_driver=False)
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    _deploy(bundle_dir)
-    yield f"http://127.0.0.1:{port}"
-    serve.shutdown()
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in THROUGHPUT_ENV.items():
+            env.setenv(name, value)
+        ray.init(num_cpus=2, log_to_driver=False)
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        _deploy(bundle_dir)
+        yield f"http://127.0.0.1:{port}"
+        serve.shutdown()
+        ray.shutdown()
 
 
 def test_health_and_neurons(url):

@@ -9,6 +9,7 @@ the SAE's edited codes, decoded and scored by the same frozen model (`monorec.in
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -31,11 +32,21 @@ class Intervention:
     item_ids: tuple = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class RankRequest:
+    """One top-k request in model indices: `edits` empty means the frozen model's own ranking."""
+
+    user: int
+    edits: tuple[Edit, ...] = ()
+    k: int = 10
+    exclude_seen: bool = True
+
+
 class RecommenderService:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.steerer = Steerer(bundle.recommender, bundle.sae, bundle.labels)
-        self.item_ids = bundle.items["item_id"]
+        self.item_ids = [_plain(i) for i in bundle.items["item_id"]]
         self.item_names = bundle.items["name"].to_numpy()
         self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
@@ -72,18 +83,32 @@ class RecommenderService:
                 return self.steerer.scores(index, list(edits))
             return self.bundle.recommender.rank_scores(index)
 
-    def top_k(self, users: Sequence[int], scores: torch.Tensor, k: int, exclude_seen: bool) -> list[list[dict]]:
-        index = torch.as_tensor(list(users), dtype=torch.long)
-        if exclude_seen:
-            scores = mask_training_items(scores.float(), index, self.bundle.train_indptr, self.bundle.train_items)
-        values, items = scores.topk(min(k, scores.shape[1]), dim=1)
+    def rank_many(self, requests: Sequence[RankRequest]) -> list[list[dict]]:
+        """Top-k lists for concurrent requests: those with the same edits (usually none) share one
+        scoring, masking and top-k call, then each list is cut to its own k."""
+        groups: dict[tuple[Edit, ...], list[int]] = {}
+        for position, request in enumerate(requests):
+            groups.setdefault(request.edits, []).append(position)
+        ranked: list[list[dict]] = [[] for _ in requests]
+        for edits, positions in groups.items():
+            group = [requests[p] for p in positions]
+            users = [request.user for request in group]
+            scores = self.scores(users, edits).float()
+            exclude = torch.tensor([request.exclude_seen for request in group])
+            if exclude.any():
+                masked = mask_training_items(scores, torch.as_tensor(users), self.bundle.train_indptr, self.bundle.train_items)
+                scores = torch.where(exclude[:, None], masked, scores)
+            values, items = scores.topk(min(max(request.k for request in group), scores.shape[1]), dim=1)
+            for p, request, row_items, row_values in zip(positions, group, items.tolist(), values.tolist()):
+                ranked[p] = self._listing(row_items[: request.k], row_values[: request.k])
+        return ranked
+
+    def _listing(self, items: Sequence[int], scores: Sequence[float]) -> list[dict]:
+        """Ranked item dicts; -inf (masked) scores end the list."""
         return [
-            [
-                {"item_id": _plain(self.item_ids.iloc[i]), "name": self.item_names[i], "score": float(v), "rank": r + 1}
-                for r, (i, v) in enumerate(zip(row_items.tolist(), row_values.tolist()))
-                if np.isfinite(v)
-            ]
-            for row_items, row_values in zip(items, values)
+            {"item_id": self.item_ids[i], "name": self.item_names[i], "score": v, "rank": r + 1}
+            for r, (i, v) in enumerate(zip(items, scores))
+            if math.isfinite(v)
         ]
 
     def explain(self, user_id, item_id, top: int = 5) -> list[dict]:
