@@ -1,11 +1,12 @@
 """Ray Serve application: scores users with the frozen recommender, steered through named neurons.
 
-    serve run configs/serve.yaml                      # the registered champion, 2 replicas
-    python jobs/serve.py --model monorec-ml1m-mf@champion
+    python jobs/serve.py --model monorec-ml1m-mf@champion   # the registered champion, 2 replicas
     python jobs/serve.py --bundle ~/.monorec/runs/tune_sae/bundle
+    RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1 serve run configs/serve.yaml
 
 Every endpoint but /health needs `Authorization: Bearer <token>` when MONOREC_API_TOKEN is set.
-Concurrent /recommend requests are scored together (`@serve.batch`), one call per distinct set of interventions.
+Concurrent /recommend requests are scored together (`@serve.batch`), one call per distinct set
+of interventions. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
 """
 
 

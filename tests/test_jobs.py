@@ -41,16 +41,22 @@ def test_bad_config_is_a_one_line_error(tmp_path):
 
 
 def test_every_shipped_config_is_valid():
-    from monorec.config import ExperimentConfig, load_config
+    from monorec.config import ExperimentConfig, ReproduceConfig, load_config
 
     expected = {"quick": ("synthetic", "mf"), "ml1m_mf": ("ml1m", "mf"), "ml1m_ncf": ("ml1m", "ncf"),
                 "lastfm_mf": ("lastfm", "mf"), "lastfm_ncf": ("lastfm", "ncf"), "tune_sae": ("ml1m", "mf"),
                 "tune_quick": ("synthetic", "mf")}  # fmt: skip
+    reproductions = {"reproduce": 4, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
-    assert shipped == set(expected)
+    assert shipped == set(expected) | set(reproductions)
     for name, (dataset, kind) in expected.items():
         config = load_config(ExperimentConfig, ROOT / "configs" / f"{name}.yaml")
         assert (config.data.dataset, config.model.kind) == (dataset, kind)
+    for name, n_cells in reproductions.items():
+        settings = load_config(ReproduceConfig, ROOT / "configs" / f"{name}.yaml")
+        assert len(settings.cells) == n_cells and all((ROOT / "configs" / cell).is_file() for cell in settings.cells)
+        overrides = settings.overrides
+        assert all(load_config(ExperimentConfig, ROOT / "configs" / cell, overrides) for cell in settings.cells)
     assert load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml").sae.n_latents == 22
     assert load_config(ExperimentConfig, ROOT / "configs" / "lastfm_mf.yaml").sae.n_latents == 70
 

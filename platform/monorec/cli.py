@@ -41,8 +41,9 @@ def run_job(
     With `track` (the job's name), the finished run is also recorded in MLflow (`monorec.tracking`).
     """
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
+    setup_logging()
+
+    def work() -> str:
         overrides = [item for group in args.overrides for item in group]
         config = load_config(config_cls, args.config, overrides)
         # An absolute default: a job submitted to Ray runs in a temporary copy of the working dir.
@@ -51,13 +52,26 @@ def run_job(
         metrics = job(config, output_dir)
         if track:
             _track(track, config, metrics, output_dir)
+        return f"done: metrics in {output_dir / 'metrics.json'}"
+
+    return report_outcome(work, "rerun the same command to resume from the last checkpoint")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def report_outcome(work: Callable[[], str], on_interrupt: str) -> int:
+    """Run `work` and print its closing line; monorec errors and Ctrl-C become one line and an exit code."""
+    try:
+        message = work()
     except MonorecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        print(f"interrupted: {on_interrupt}", file=sys.stderr)
         return 130
-    print(f"done: metrics in {output_dir / 'metrics.json'}")
+    print(message)
     return 0
 
 

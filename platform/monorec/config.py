@@ -164,6 +164,26 @@ class InterpretConfig:
 
 
 @dataclasses.dataclass
+class CaseStudyConfig:
+    """The intervention case studies run after every SAE (METHOD.md section 5).
+
+    Filtering suppresses `filter_concept`'s best neuron for the `filter_users` test users whose
+    top-10 holds most of it (the purest concept when the data has none by that name). Promotion
+    raises the `promote_concept` neuron of the item named `promote_item` (the concept's most
+    popular item when it is null or absent) for the test users whose most frequent concept is one of `audiences`, and
+    reports its rank among their top-`promote_k`; it is skipped when the data lacks the concept.
+    Popularity control suppresses the popularity neuron for every test user.
+    """
+
+    filter_concept: str = "Horror"
+    filter_users: int = 50
+    promote_item: str | None = "Bob Dylan"
+    promote_concept: str = "Folk"
+    audiences: list[str] = dataclasses.field(default_factory=lambda: ["Metal", "Pop"])
+    promote_k: int = 30
+
+
+@dataclasses.dataclass
 class SearchRange:
     """A log-uniform (or uniform) range for one SAE loss weight."""
 
@@ -223,8 +243,30 @@ class ExperimentConfig:
     sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
     sae_train: SAETrainConfig = dataclasses.field(default_factory=SAETrainConfig)
     interpret: InterpretConfig = dataclasses.field(default_factory=InterpretConfig)
+    case_studies: CaseStudyConfig = dataclasses.field(default_factory=CaseStudyConfig)
     tune: TuneSettings = dataclasses.field(default_factory=TuneSettings)
     tracking: TrackingSettings = dataclasses.field(default_factory=TrackingSettings)
+
+
+@dataclasses.dataclass
+class ReproduceConfig:
+    """`jobs/reproduce.py`: the paper's experiments over several dataset x model cells.
+
+    cells: experiment configs (paths relative to this file), one per dataset x model. For each,
+    one recommender, then SAEs for every beta in `betas` and seed in `seeds` (the seed is the
+    SAE's: the recommender is shared so that the ablation isolates beta), plus a Matryoshka SAE
+    (prefixes at `matryoshka_fractions` of m) and a TopK SAE (k = `topk_fraction` of m) at the
+    config's own beta and the first seed. `overrides` apply to every cell (`--set` syntax).
+    """
+
+    cells: list[str] = dataclasses.field(
+        default_factory=lambda: ["ml1m_mf.yaml", "ml1m_ncf.yaml", "lastfm_mf.yaml", "lastfm_ncf.yaml"]
+    )
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    betas: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.1, 1.0])
+    matryoshka_fractions: list[float] = dataclasses.field(default_factory=lambda: [0.25, 0.5, 1.0])
+    topk_fraction: float = 0.2
+    overrides: list[str] = dataclasses.field(default_factory=list)
 
 
 def from_dict(cls: type[T], values: Any, key: str = "") -> T:

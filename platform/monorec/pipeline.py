@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from monorec.config import ExperimentConfig, config_hash, recommender_hash, to_dict
+from monorec.config import CaseStudyConfig, ExperimentConfig, config_hash, recommender_hash, to_dict
 from monorec.data import InteractionData, Split, load_split
 from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import summarize
 from monorec.interpret import NeuronReport, interpret_sae, write_report
-from monorec.interventions import Steerer, filtering, popularity_control
+from monorec.interventions import Steerer, filtering, popularity_control, promotion
 from monorec.interventions.recipes import masked_scores
 from monorec.recommenders import (
     TrainResult,
@@ -30,7 +32,6 @@ from monorec.storage import write_json
 log = logging.getLogger(__name__)
 
 RECOMMENDER_DIR = "recommender"  # where run_sae keeps the recommender it explains
-FILTERING_USERS = 50  # users in the filtering case study: those with the most of the concept
 
 
 def run_recommender(config: ExperimentConfig, output_dir: Path) -> dict:
@@ -107,11 +108,16 @@ def trained_recommender(config: ExperimentConfig, folder: Path) -> TwoTowerRecom
     return load_recommender(folder)[0]
 
 
-def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
-    """Train (or load) the recommender, train the SAE through it, interpret and measure it."""
+def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | None = None) -> dict:
+    """Train (or load) the recommender, train the SAE through it, interpret and measure it.
+
+    The recommender lives in `recommender_dir` (default: inside `output_dir`); several SAE runs
+    can share one, as the reproduction's ablations do.
+    """
     fingerprint = config_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
-    recommender = trained_recommender(config, output_dir / RECOMMENDER_DIR)
+    recommender_dir = recommender_dir or output_dir / RECOMMENDER_DIR
+    recommender = trained_recommender(config, recommender_dir)
     data, split = load_split(config.data)
     torch.manual_seed(config.sae_train.seed)
     sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
@@ -124,9 +130,10 @@ def run_sae(config: ExperimentConfig, output_dir: Path) -> dict:
     metrics = evaluate_sae(sae, recommender, data, split, config, device)
     report = interpret_sae(sae, recommender, data, config.interpret)
     metrics.update(report.summary())
-    metrics["interventions"] = case_studies(Steerer(recommender, sae, report.labels), data, split, report)
+    steerer = Steerer(recommender, sae, report.labels)
+    metrics["interventions"] = case_studies(steerer, data, split, report, config.case_studies)
     metrics.update(train_seconds=result.train_seconds, epochs=result.epochs, device=result.device, config_hash=fingerprint)
-    save_sae(sae, output_dir, {"path": RECOMMENDER_DIR, "config_hash": recommender_hash(config),
+    save_sae(sae, output_dir, {"path": os.path.relpath(recommender_dir, output_dir), "config_hash": recommender_hash(config),
                                "dataset": data.name, "dataset_checksum": data.checksum})  # fmt: skip
     write_report(report, metrics, output_dir, f"SAE report: {data.name} {config.model.kind}")
     write_json(output_dir / "metrics.json", metrics)
@@ -152,22 +159,50 @@ def evaluate_sae(
     return metrics
 
 
-def case_studies(steerer: Steerer, data: InteractionData, split: Split, report: NeuronReport) -> dict:
-    """Filtering with the purest genre neuron (Horror where there is one) and popularity suppression.
-
-    Filtering acts on the FILTERING_USERS test users whose top-10 holds the most of the concept.
-    """
+def case_studies(
+    steerer: Steerer, data: InteractionData, split: Split, report: NeuronReport, settings: CaseStudyConfig
+) -> dict:
+    """Filtering, promotion (where the data has the concept) and popularity control, as configured."""
     device = steerer.user_codes.codes.device
     users = torch.as_tensor(split.test_users, device=device)
+    matrix, names = data.concept_matrix()
     studies = {}
     if report.purity:
-        concept = "Horror" if "Horror" in report.purity else max(report.purity, key=lambda c: report.purity[c]["p@10"])
-        matrix, names = data.concept_matrix()
+        concept = settings.filter_concept
+        if concept not in report.purity:
+            concept = max(report.purity, key=lambda c: report.purity[c]["p@10"])
         concept_items = torch.as_tensor(matrix[:, names.index(concept)], device=device)
         top = masked_scores(steerer, split, users, []).topk(10, dim=1).indices
-        heaviest = users[concept_items[top].float().mean(1).argsort(descending=True)[:FILTERING_USERS]]
+        heaviest = users[concept_items[top].float().mean(1).argsort(descending=True)[: settings.filter_users]]
         neuron = report.purity[concept]["neuron"]
         studies["filtering"] = {"concept": concept, **filtering(steerer, split, heaviest, neuron, concept_items)}
+    if settings.promote_concept in report.purity:
+        studies["promotion"] = _promotion(steerer, data, split, report, settings, users)
     percentile = data.items["popularity_percentile"].to_numpy()
     studies["popularity"] = popularity_control(steerer, split, users, report.popularity_neuron["neuron"], percentile)
     return studies
+
+
+def _promotion(
+    steerer: Steerer, data: InteractionData, split: Split, report: NeuronReport, settings: CaseStudyConfig,
+    users: torch.Tensor,
+) -> dict:
+    """Raise one item's concept neuron for the users whose taste is elsewhere (METHOD.md section 5)."""
+    matrix, names = data.concept_matrix()
+    carriers = np.flatnonzero(matrix[:, names.index(settings.promote_concept)])
+    named = np.flatnonzero(data.items["name"].to_numpy() == settings.promote_item)
+    item = int(named[0]) if len(named) else int(carriers[np.argmax(data.items["popularity"].to_numpy()[carriers])])
+    audiences = [names.index(a) for a in settings.audiences if a in names]
+    dominant = dominant_concepts(split, users.cpu().numpy(), matrix)
+    audience = users[torch.as_tensor(np.isin(dominant, audiences), device=users.device)]
+    neuron = report.purity[settings.promote_concept]["neuron"]
+    result = promotion(steerer, split, audience, item, neuron, k=settings.promote_k)
+    return {"concept": settings.promote_concept, "item": str(data.items["name"].iloc[item]),
+            "audiences": [names[a] for a in audiences], **result}  # fmt: skip
+
+
+def dominant_concepts(split: Split, users: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Each user's most frequent concept over their training items (-1 when none carries one)."""
+    indptr, items = split.train_csr()
+    counts = np.stack([matrix[items[indptr[u] : indptr[u + 1]]].sum(0) for u in users]) if len(users) else matrix[:0]
+    return np.where(counts.max(1) > 0, counts.argmax(1), -1)

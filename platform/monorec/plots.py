@@ -56,3 +56,37 @@ def activation_histograms(codes: np.ndarray, labels: list[str], path: Path, top:
         axes.hist(values[values > 0], bins=30, color="tab:green")
         axes.set_title(f"neuron {neuron}: {labels[neuron]}", fontsize=8)
     return _save(figure, path)
+
+
+def purity_bars(purity: dict[str, dict[str, dict[str, tuple[float, float]]]], path: Path) -> Path:
+    """Purity@10 of each concept's best neuron, one panel per dataset, one bar per model (mean, sd)."""
+    figure, panels = plt.subplots(len(purity), 1, figsize=(11, 3.6 * max(len(purity), 1)), squeeze=False)
+    for axes, (dataset, models) in zip(panels[:, 0], purity.items()):
+        concepts = sorted({c for values in models.values() for c in values})
+        width = 0.8 / max(len(models), 1)
+        for n, (model, values) in enumerate(models.items()):
+            x = np.arange(len(concepts)) + n * width
+            means = [values.get(c, (np.nan, 0))[0] for c in concepts]
+            errors = [values.get(c, (np.nan, 0))[1] for c in concepts]
+            axes.bar(x, means, width, yerr=errors, label=model, capsize=2)
+        axes.set_xticks(np.arange(len(concepts)) + 0.4 - width / 2, concepts, rotation=45, ha="right")
+        axes.set_ylim(0, 1.05)
+        axes.set_ylabel("purity@10")
+        axes.set_title(dataset)
+        axes.legend()
+    return _save(figure, path)
+
+
+def beta_curves(frame: dict[str, dict[str, list[tuple[float, float, float]]]], path: Path) -> Path:
+    """Each metric against beta (symlog axis, since beta = 0 is one of the points), one line per cell."""
+    figure, panels = plt.subplots(1, len(frame), figsize=(5 * len(frame), 3.8), squeeze=False)
+    for axes, (metric, cells) in zip(panels[0], frame.items()):
+        for cell, points in cells.items():
+            if points:
+                beta, mean, sd = zip(*points)
+                axes.errorbar(beta, mean, yerr=sd, marker="o", capsize=3, label=cell)
+        axes.set_xscale("symlog", linthresh=0.1)
+        axes.set_xlabel("beta")
+        axes.set_ylabel(metric)
+        axes.legend()
+    return _save(figure, path)

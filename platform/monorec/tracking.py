@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -134,18 +134,27 @@ def register_model(client: MlflowClient, name: str, run_id: str, artifact_path: 
     return version.version
 
 
-def log_job_run(job: str, config: Mapping, metrics: Mapping, output_dir: Path, uri: str | None = None) -> str:
-    """Record one finished job (params, metrics, tags, its artifacts) as a run; returns the run id."""
+def log_job_run(
+    job: str, config: Mapping, metrics: Mapping, output_dir: Path, uri: str | None = None,
+    run_name: str | None = None, parent_run_id: str | None = None, artifacts: Sequence[Path] = (),
+) -> str:
+    """Record one finished job (params, metrics, tags, its artifacts) as a run; returns the run id.
+
+    With `parent_run_id` the run nests under that run in the MLflow UI; `artifacts` are extra
+    files logged beside the output folder's own (config, metrics, neurons, report).
+    """
     client = MlflowClient(tracking_uri(uri))
     data, model = config["data"], config["model"]
     experiment = experiment_id(client, f"monorec-{data['dataset']}-{model['kind']}")
     tags = {"job": job, "git_commit": git_commit(), "config_hash": str(metrics.get("config_hash", "")),
             "dataset_checksum": str(metrics.get("dataset_checksum", ""))}  # fmt: skip
-    run_id = client.create_run(experiment, run_name=f"{job}-{output_dir.name}", tags=tags).info.run_id
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run_id = client.create_run(experiment, run_name=run_name or f"{job}-{output_dir.name}", tags=tags).info.run_id
     log_params(client, run_id, config)
     log_metrics(client, run_id, metrics)
-    for name in ("config.json", "metrics.json", "neurons.csv", "report.md"):
-        if (output_dir / name).is_file():
-            client.log_artifact(run_id, str(output_dir / name))
+    names = ("config.json", "metrics.json", "neurons.csv", "report.md")
+    for path in [output_dir / name for name in names if (output_dir / name).is_file()] + list(artifacts):
+        client.log_artifact(run_id, str(path))
     client.set_terminated(run_id)
     return run_id

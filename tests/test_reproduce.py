@@ -1,0 +1,124 @@
+"""The reproduction job: its plan, its resumable run on synthetic data, and the committed results page."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monorec.config import ExperimentConfig, ReproduceConfig, load_config
+from monorec.pipeline import dominant_concepts
+from monorec.reproduction import cell_plan, render_page
+from monorec.reproduction.page import load_runs, shortfalls
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_RUNS = 1 + 2 * 3 + 2  # the recommender, beta 0 / 0.1 / 1 x seeds 0 and 1, Matryoshka, TopK
+
+
+def test_cell_plan_isolates_beta_and_seed():
+    base = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml")
+    plan = cell_plan(base, ReproduceConfig())
+    assert [v.name for v in plan][:3] == ["beta0_seed0", "beta0_seed1", "beta0_seed2"] and len(plan) == 11
+    grid = [v for v in plan if v.kind == "relu"]
+    assert {(v.beta, v.seed) for v in grid} == {(b, s) for b in (0.0, 0.1, 1.0) for s in (0, 1, 2)}
+    assert all(v.config.sae_train.beta == v.beta and v.config.sae_train.seed == v.seed for v in plan)
+    assert all(v.config.train == base.train and v.config.data == base.data for v in plan)  # one shared recommender
+    matryoshka, topk = plan[-2], plan[-1]
+    assert matryoshka.config.sae.matryoshka == [6, 11, 22] and matryoshka.beta == 0.1
+    assert (topk.config.sae.activation, topk.config.sae.k) == ("topk", 4)
+
+
+def test_dominant_concept_is_the_most_frequent_over_training_items(synthetic):
+    data, truth, split = synthetic
+    matrix, names = data.concept_matrix()
+    users = np.arange(30)
+    dominant = dominant_concepts(split, users, matrix)
+    indptr, items = split.train_csr()
+    for user in users:
+        counts = matrix[items[indptr[user] : indptr[user + 1]]].sum(0)
+        assert counts[dominant[user]] == counts.max()
+    planted = [names.index(truth.genre_names[g]) for g in range(len(truth.genre_names))]
+    liked = [{planted[g] for g in np.flatnonzero(truth.user_genres[u])} for u in users]
+    assert np.mean([dominant[u] in liked[u] for u in users]) > 0.9  # users mostly consume their planted genres
+
+
+def _reproduce(results: Path, work: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "jobs/reproduce.py", "--config", "configs/reproduce_quick.yaml",
+               "--results-dir", str(results), "--work-dir", str(work), *extra]  # fmt: skip
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+
+
+def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
+    results, work = tmp_path / "results", tmp_path / "work"
+    done = _reproduce(results, work)
+    assert done.returncode == 0, done.stderr
+    files = sorted((results / "metrics" / "synthetic_mf").glob("*.json"))
+    assert len(files) == QUICK_RUNS and (results / "purity.png").stat().st_size > 0
+    runs = load_runs(results)["synthetic_mf"]
+    for name in ("beta0.1_seed0", "beta0.1_seed1"):  # the SAE finds every planted genre
+        assert all(best["p@10"] >= 0.9 for best in runs[name]["purity"].values()), runs[name]["purity"]
+        assert len(runs[name]["purity"]) == 6
+    assert runs["topk_seed0"]["kind"] == "topk" and [g["neurons"] for g in runs["matryoshka_seed0"]["matryoshka"]] == ["0-5", "6-11", "12-23"]
+    studies = runs["beta0.1_seed0"]["interventions"]
+    assert studies["filtering"]["share@10_after"] < studies["filtering"]["share@10_before"]
+    assert studies["promotion"]["users"] > 0 and studies["promotion"]["audiences"] == ["Horror", "Comedy"]
+    readme = (results / "README.md").read_text()
+    assert readme == render_page(results) and "| synthetic_mf | 0.1 |" in readme
+
+    from mlflow import MlflowClient
+
+    from monorec.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri())
+    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+    parents = client.search_runs([experiment.experiment_id], "attributes.run_name = 'reproduce-synthetic_mf'")
+    children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
+    assert len(parents) == 1 and len(children) == QUICK_RUNS - 1
+    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"README.md", "purity.png", "beta_ablation.png"}
+
+    # An interrupted run resumes: only the missing run is computed; nothing else is touched.
+    stamps = {path.name: path.stat().st_mtime_ns for path in files}
+    (results / "metrics" / "synthetic_mf" / "beta1_seed1.json").unlink()
+    again = _reproduce(results, work)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("done earlier, skipped") == QUICK_RUNS - 2 and "SAE 6/8: beta1_seed1" in again.stderr
+    after = {path.name: path.stat().st_mtime_ns for path in (results / "metrics" / "synthetic_mf").glob("*.json")}
+    assert {name for name in stamps if after[name] != stamps[name]} == {"beta1_seed1.json"}
+
+    forced = _reproduce(results, work, "--force", "--no-tracking")
+    assert forced.returncode == 0 and "skipped" not in forced.stderr
+    assert all(path.stat().st_mtime_ns != stamps[path.name] for path in (results / "metrics" / "synthetic_mf").glob("*.json"))
+
+
+def test_unknown_cell_is_a_one_line_error(tmp_path):
+    done = _reproduce(tmp_path / "r", tmp_path / "w", "--datasets", "netflix")
+    assert done.returncode == 2 and "no cell matches" in done.stderr and "synthetic_mf" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_committed_results_page_matches_the_latest_metrics():
+    """results/README.md must be exactly what the committed metrics files render to."""
+    results = ROOT / "results"
+    assert set(load_runs(results)) == {"ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf"}
+    assert (results / "README.md").read_text() == render_page(results), "rerun: python jobs/reproduce.py --page-only"
+
+
+def test_page_changes_with_the_metrics_and_names_shortfalls(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / "metrics", results / "metrics")
+    before = render_page(results)
+    for path in (results / "metrics" / "ml1m_mf").glob("beta0.1_seed*.json"):
+        metrics = json.loads(path.read_text())
+        metrics["rbo@20"] = 0.4321
+        metrics["purity"]["Horror"]["p@10"] = 0.5
+        path.write_text(json.dumps(metrics))
+    after = render_page(results)
+    assert after != before and "| ml1m_mf | 0.1 | 0.43 ± 0.00 |" in after
+    found = shortfalls(load_runs(results))
+    assert "ml1m_mf: Horror purity@10 0.50 against the paper's 1.00 (339 of 3706 items carry it)" in found
+    assert "ml1m_mf: RBO@20 at beta 0.1 0.43 against the paper's 0.78" in found
+    assert all(line in after for line in found)
