@@ -31,7 +31,7 @@ def measure(split, kind: str, batch: int, lr: float, device: str, epochs: int) -
     model = build_recommender(ModelConfig(kind=kind, embedding_dim=20), split.n_users, split.n_items)
     config = TrainConfig(epochs=epochs, batch_size=batch, lr=lr, device=device)
     result = train_recommender(model, split, config)
-    ndcg = evaluate_ranking(model.rank_scores, split, device=result.device)["ndcg@10"]
+    ndcg = evaluate_ranking(model.rank_scores, split, device=result.device).full.ndcg
     return {
         "batch_size": batch,
         "lr": lr,

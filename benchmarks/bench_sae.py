@@ -27,7 +27,7 @@ from monorec.data import load_split
 from monorec.devices import resolve_device
 from monorec.interpret import interpret_sae
 from monorec.pipeline import evaluate_sae, trained_recommender
-from monorec.sae import SparseAutoencoder, train_sae
+from monorec.sae import build_sae, train_sae
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = (256, 1e-3)
@@ -37,21 +37,20 @@ RBO_TOLERANCE = 0.02
 
 def measure(config: ExperimentConfig, recommender, data, split, batch: int, lr: float, device: torch.device) -> dict:
     train = dataclasses.replace(config.sae_train, batch_size=batch, lr=lr, device=str(device))
-    torch.manual_seed(train.seed)
-    sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
+    sae = build_sae(config, recommender.embedding_dim)
     result = train_sae(sae, recommender, split, train)
     recommender.to(device)
-    fidelity = evaluate_sae(sae, recommender, data, split, config, device)
+    fidelity = evaluate_sae(sae, recommender, split, config, device)
     report = interpret_sae(sae, recommender, data, config.interpret)
-    pure = sorted(c for c, best in report.purity.items() if best["p@10"] >= 0.9)
+    pure = sorted(c for c, best in report.mono.concepts.items() if best.purity[10] >= 0.9)
     return {
         "batch_size": batch,
         "lr": lr,
         "epoch_seconds": result.train_seconds / result.epochs,
         "train_seconds": result.train_seconds,
-        "rbo@20": fidelity["rbo@20"],
+        "rbo@20": fidelity.rbo,
         "genres_purity@10>=0.9": pure,
-        "popularity_percentile@20": report.popularity_neuron["percentile@20"],
+        "popularity_percentile@20": report.mono.popularity_neuron.percentile[20],
     }
 
 
@@ -68,10 +67,11 @@ def main() -> None:
         reference = measure(config, recommender, data, split, *REFERENCE, device)
         candidates = [measure(config, recommender, data, split, b, lr, device) for b, lr in CANDIDATES]
     keeps = [
-        c for c in candidates
+        c
+        for c in candidates
         if c["rbo@20"] >= reference["rbo@20"] - RBO_TOLERANCE
         and len(c["genres_purity@10>=0.9"]) >= len(reference["genres_purity@10>=0.9"])
-    ]  # fmt: skip
+    ]
     fastest = min(keeps, key=lambda c: c["train_seconds"]) if keeps else None
     report = {
         "machine": {
@@ -88,8 +88,17 @@ def main() -> None:
     if not args.skip_job:
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
-            command = [sys.executable, "jobs/train_sae.py", "--config", "configs/ml1m_mf.yaml", "--output-dir", out,
-                       "--set", f"train.device={device}", f"sae_train.device={device}"]  # fmt: skip
+            command = [
+                sys.executable,
+                "jobs/train_sae.py",
+                "--config",
+                "configs/ml1m_mf.yaml",
+                "--output-dir",
+                out,
+                "--set",
+                f"train.device={device}",
+                f"sae_train.device={device}",
+            ]
             subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
             report["train_sae_job_seconds"] = time.perf_counter() - started
     print(json.dumps(report, indent=2))

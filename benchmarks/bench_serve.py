@@ -16,12 +16,10 @@ import json
 import os
 import platform
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from monorec.config import ExperimentConfig, load_config  # noqa: E402
 
@@ -44,7 +42,7 @@ def build_bundle(folder: Path) -> Path:
     import pandas as pd
 
     neurons = pd.read_csv(folder / "run" / "neurons.csv")
-    return write_bundle(folder / "bundle", recommender, sae, neurons, data, split, {"data": {"dataset": "ml1m"}}, metrics)
+    return write_bundle(folder / "bundle", recommender, sae, neurons, data, split, config, metrics)
 
 
 def main() -> None:
@@ -81,13 +79,18 @@ def main() -> None:
                 results[f"{label}@{clients}"] = run_load(url, body, clients, args.requests, args.seconds).summary()
         serve.shutdown()
         ray.shutdown()
-    print(json.dumps({
-        "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
-        "replicas": args.replicas,
-        "serve_env": {name: os.environ.get(name) for name in [*THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_NBTHREAD"]},
-        "seconds_per_load": args.seconds,
-        "results": results,
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "machine": {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count()},
+                "replicas": args.replicas,
+                "serve_env": {name: os.environ.get(name) for name in [*THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_NBTHREAD"]},
+                "seconds_per_load": args.seconds,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,27 +34,37 @@ def main() -> None:
         os.environ["MONOREC_HOME"] = home
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         from monorec.pipeline import trained_recommender
-        from monorec.tuning import _recommender_cache, run_tune
+        from monorec.tune import recommender_cache, run_tune
 
         config = load_config(ExperimentConfig, ROOT / "configs" / "tune_sae.yaml", ["tune.name=bench", *args.overrides])
-        trained_recommender(config, _recommender_cache(config))
+        trained_recommender(config, recommender_cache(config))
         started = time.perf_counter()
         summary = run_tune(config, Path(home) / "out")
         seconds = time.perf_counter() - started
         trials = pd.read_csv(Path(home) / "out" / "trials.csv")
     epochs = config.sae_train.epochs
-    print(json.dumps({
-        "machine": {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu",
-                    "cpu_count": os.cpu_count(), "torch": torch.__version__},
-        "trials": config.tune.num_samples,
-        "max_concurrent_trials": config.tune.max_concurrent_trials,
-        "sae_epochs": epochs,
-        "search_seconds": seconds,
-        "stopped_early_by_asha": int((trials["epoch"] < epochs).sum()),
-        "trials_per_minute": config.tune.num_samples / (seconds / 60),
-        "best_objective": summary["objective"],
-        "best_config": summary["best_config"],
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    "device": torch.cuda.get_device_name()
+                    if torch.cuda.is_available()
+                    else platform.processor() or "cpu",
+                    "cpu_count": os.cpu_count(),
+                    "torch": torch.__version__,
+                },
+                "trials": config.tune.num_samples,
+                "max_concurrent_trials": config.tune.max_concurrent_trials,
+                "sae_epochs": epochs,
+                "search_seconds": seconds,
+                "stopped_early_by_asha": int((trials["epoch"] < epochs).sum()),
+                "trials_per_minute": config.tune.num_samples / (seconds / 60),
+                "best_objective": summary.objective,
+                "best_config": summary.params,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

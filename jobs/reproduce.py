@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "reproduce.yaml")
-    parser.add_argument("--datasets", default=None, help="comma-separated, e.g. ml1m,lastfm (default: all in the config)")
+    parser.add_argument(
+        "--datasets", default=None, help="comma-separated, e.g. ml1m,lastfm (default: all in the config)"
+    )
     parser.add_argument("--models", default=None, help="comma-separated, e.g. mf,ncf (default: all in the config)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if finished")
@@ -46,10 +48,16 @@ def main() -> int:
         else:
             settings = load_config(ReproduceConfig, args.config)
             readme = reproduce(
-                settings, args.config.parent, args.work_dir or monorec_home() / "reproduce", args.results_dir,
-                datasets=_names(args.datasets), models=_names(args.models), device=args.device, force=args.force,
+                settings,
+                args.config.parent,
+                args.work_dir or monorec_home() / "reproduce",
+                args.results_dir,
+                datasets=_names(args.datasets),
+                models=_names(args.models),
+                device=args.device,
+                force=args.force,
                 track=not args.no_tracking,
-            )  # fmt: skip
+            )
         return f"done in {time.perf_counter() - started:.0f} s: {readme}"
 
     return report_outcome(work, "rerun the same command to resume (finished runs are kept)")

@@ -10,11 +10,8 @@ mode (HAProxy ingress, see serve/throughput.py) unless RAY_SERVE_ENABLE_HA_PROXY
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the serve/ package sits at the repository root
-
-from monorec.errors import MonorecError  # noqa: E402
+from monorec.errors import MonorecError
 
 
 def main() -> int:
@@ -41,8 +38,14 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     serve.start(http_options={"host": args.host, "port": args.port})
-    app = app_builder({"model": args.model, "bundle_path": args.bundle, "tracking_uri": args.tracking_uri,
-                       "num_replicas": args.replicas})  # fmt: skip
+    app = app_builder(
+        {
+            "model": args.model,
+            "bundle_path": args.bundle,
+            "tracking_uri": args.tracking_uri,
+            "num_replicas": args.replicas,
+        }
+    )
     serve.run(app, name="monorec", route_prefix="/", blocking=True)
     return 0
 

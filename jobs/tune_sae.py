@@ -1,6 +1,7 @@
 """Search the SAE's loss weights with Ray Tune; log every trial to MLflow; register the best bundle.
 
-    python jobs/tune_sae.py [--config configs/tune_sae.yaml] [--set tune.num_samples=8 ...] [--output-dir DIR] [--resume]
+    python jobs/tune_sae.py [--config configs/tune_sae.yaml] [--set tune.num_samples=8 ...]
+        [--output-dir DIR] [--resume]
     RAY_AUTH_MODE=token RAY_API_SERVER_ADDRESS=http://127.0.0.1:8265 \\
         ray job submit --working-dir . -- python jobs/tune_sae.py
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from monorec.cli import config_parser, run_job
 from monorec.config import ExperimentConfig
+from monorec.errors import MonorecError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tune_sae.yaml"
 
@@ -24,8 +26,10 @@ if __name__ == "__main__":
     resume = parser.parse_args().resume
 
     def tune_job(config: ExperimentConfig, output_dir: Path) -> dict:
-        from monorec.tuning import run_tune  # imports Ray: only when the job really runs
-
+        try:
+            from monorec.tune import run_tune  # imports Ray and MLflow: only when the job really runs
+        except ImportError as missing:
+            raise MonorecError(f"the search needs {missing.name}: pip install 'monorec[ray,mlflow,plots]'") from None
         return run_tune(config, output_dir, resume=resume)
 
     sys.exit(run_job(parser, ExperimentConfig, tune_job))

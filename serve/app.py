@@ -9,11 +9,10 @@ Concurrent /recommend requests are scored together (`@serve.batch`), one call pe
 of interventions. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
 """
 
-
+import dataclasses
 import hmac
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -24,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monorec.bundle import Bundle, read_bundle
 from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
-from monorec.serving import Intervention, RankRequest, RecommenderService
+from monorec.serving import RankRequest, RecommenderService
 from serve.schemas import ExplainIn, RecommendIn, RecommendOut
 
 log = logging.getLogger(__name__)
@@ -69,27 +68,16 @@ async def invalid(_: Request, error: InvalidRequestError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=422)
 
 
-def load_bundle(model: "str | None", bundle_path: "str | None", tracking_uri: "str | None" = None) -> "tuple[Bundle, dict]":
+def load_bundle(model: str | None, bundle_path: str | None, tracking_uri: str | None = None) -> tuple[Bundle, dict]:
     """A bundle from a local folder, or from the MLflow registry as NAME@ALIAS or NAME/VERSION."""
     if bundle_path:
         return read_bundle(Path(bundle_path).expanduser()), {"model": str(bundle_path), "version": "local"}
     if not model:
         raise MonorecError("give a registered model (NAME@ALIAS or NAME/VERSION) or a bundle path")
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from monorec.tracking import download_registered  # the [mlflow] extra: only for registry references
 
-    from monorec.tracking import tracking_uri as default_uri
-
-    uri = tracking_uri or default_uri()
-    client = MlflowClient(uri)
-    name, _, ref = model.replace("/", "@").partition("@")
-    try:
-        version = client.get_model_version(name, ref) if ref.isdigit() else client.get_model_version_by_alias(name, ref or "champion")
-    except MlflowException as error:
-        raise MonorecError(f"model {model!r} not found in the MLflow registry at {uri}: {error.message}") from None
-    folder = mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=tempfile.mkdtemp(), tracking_uri=uri)
-    return read_bundle(Path(folder)), {"model": name, "version": version.version}
+    folder, name, version = download_registered(model, tracking_uri)
+    return read_bundle(folder), {"model": name, "version": version}
 
 
 @serve.deployment(num_replicas=2, max_ongoing_requests=64, logging_config={"enable_access_log": False})
@@ -98,7 +86,7 @@ class MonorecService:
     def __init__(self, model: str | None = None, bundle_path: str | None = None, tracking_uri: str | None = None):
         bundle, self.source = load_bundle(model, bundle_path, tracking_uri)
         self.service = RecommenderService(bundle)
-        self.dataset = bundle.config.get("data", {}).get("dataset")
+        self.dataset = bundle.config.data.dataset
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict]]:
@@ -107,7 +95,12 @@ class MonorecService:
 
     @api.get("/health")
     def health(self) -> dict:
-        return {"status": "ok", **self.source, "dataset": self.dataset, "neurons": int(self.service.bundle.sae.n_latents)}
+        return {
+            "status": "ok",
+            **self.source,
+            "dataset": self.dataset,
+            "neurons": int(self.service.bundle.sae.n_latents),
+        }
 
     @api.get("/neurons")
     def neurons(self) -> list[dict]:
@@ -120,19 +113,23 @@ class MonorecService:
     @api.post("/recommend", response_model=RecommendOut)
     async def recommend(self, body: RecommendIn) -> dict:
         user = self.service.user_index(body.user_id)
-        interventions = [Intervention(i.target, i.neuron, i.op, i.value, tuple(i.item_ids)) for i in body.interventions]
-        edits = tuple(self.service.edits(interventions))
-        items = await self._rank_batch(RankRequest(user, edits, body.k, body.exclude_seen))
-        if edits:
-            explanation = f"ranked by the frozen model on SAE codes after {len(edits)} intervention(s)"
+        interventions = tuple(body.interventions)
+        self.service.steerer.check(interventions)
+        items = await self._rank_batch(RankRequest(user, interventions, body.k, body.exclude_seen))
+        if interventions:
+            explanation = f"ranked by the frozen model on SAE codes after {len(interventions)} intervention(s)"
         else:
             explanation = "the frozen recommender's own ranking"
-        return {"items": items, "interventions_applied": [i.model_dump() for i in body.interventions], "explanation": explanation}
+        applied = [dataclasses.asdict(i) for i in interventions]
+        return {"items": items, "interventions_applied": applied, "explanation": explanation}
 
     @api.post("/explain")
     def explain(self, body: ExplainIn) -> dict:
-        return {"user_id": body.user_id, "item_id": body.item_id,
-                "neurons": self.service.explain(body.user_id, body.item_id, body.top)}  # fmt: skip
+        return {
+            "user_id": body.user_id,
+            "item_id": body.item_id,
+            "neurons": self.service.explain(body.user_id, body.item_id, body.top),
+        }
 
     @api.get("/users/{user_id}/profile")
     def profile(self, user_id: str) -> dict:

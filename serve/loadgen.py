@@ -28,7 +28,11 @@ class LoadResult:
         return sum(1 for status in self.statuses if status != 200)
 
     def summary(self) -> dict:
-        ok = np.array([lat for lat, s in zip(self.latencies_ms, self.statuses) if s == 200]) if self.statuses else np.array([])
+        ok = (
+            np.array([lat for lat, s in zip(self.latencies_ms, self.statuses) if s == 200])
+            if self.statuses
+            else np.array([])
+        )
         percentile = {f"p{p}_ms": float(np.percentile(ok, p)) if len(ok) else None for p in (50, 95, 99)}
         return {
             "requests": len(self.statuses),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monorec.config import SyntheticOptions
+from monorec.config import SyntheticConfig
 from monorec.data import make_synthetic, split_dataset
 
 
@@ -33,5 +33,5 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def synthetic():
     """(data, truth, split) of the default planted dataset."""
-    data, truth = make_synthetic(SyntheticOptions())
+    data, truth = make_synthetic(SyntheticConfig())
     return data, truth, split_dataset(data)

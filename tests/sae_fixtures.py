@@ -7,7 +7,7 @@ import functools
 
 import torch
 
-from monorec.config import InterpretConfig, ModelConfig, SAEConfig, SAETrainConfig, SyntheticOptions, TrainConfig
+from monorec.config import InterpretConfig, ModelConfig, SAEConfig, SAETrainConfig, SyntheticConfig, TrainConfig
 from monorec.data import make_synthetic, split_dataset
 from monorec.interpret import interpret_sae
 from monorec.recommenders import build_recommender, train_recommender
@@ -16,17 +16,17 @@ from monorec.sae import SparseAutoencoder, train_sae
 SAE_TRAIN = SAETrainConfig(epochs=12, batch_size=256, lr=1e-3, device="cpu", validation_users=200)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def planted():
     """(data, truth, split, frozen MF recommender) for the default synthetic options."""
-    data, truth = make_synthetic(SyntheticOptions())
+    data, truth = make_synthetic(SyntheticConfig())
     split = split_dataset(data)
     model = build_recommender(ModelConfig(embedding_dim=16), split.n_users, split.n_items)
     train_recommender(model, split, TrainConfig(epochs=15, batch_size=512, lr=0.01, weight_decay=1e-4, device="cpu"))
     return data, truth, split, model.requires_grad_(False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_sae(n_latents: int = 24, activation: str = "relu", k: int = 4, matryoshka: tuple[int, ...] = (), **train):
     """(sae, training result, neuron report) for one SAE setting, trained on the planted recommender."""
     data, _, split, model = planted()

@@ -7,12 +7,11 @@ import zipfile
 import pandas as pd
 import pytest
 
-from monorec.config import DataConfig, GenericOptions
-from monorec.data import load_dataset
-from monorec.data import sources
+from monorec.config import DataConfig, GenericDataConfig
+from monorec.data import load_dataset, sources
 from monorec.data.movielens import read_ratings
 from monorec.data.sources import Archive, dataset_dir
-from monorec.errors import DataError, UnknownIdError
+from monorec.errors import DataError
 
 
 def test_malformed_line_names_file_and_line(tmp_path):
@@ -31,12 +30,12 @@ def test_malformed_line_names_file_and_line(tmp_path):
 def test_empty_files_are_clear_errors(tmp_path):
     path = tmp_path / "ratings.dat"
     path.write_text("\n\n")
-    with pytest.raises(DataError, match="ratings.dat is empty"):
+    with pytest.raises(DataError, match=r"ratings.dat is empty"):
         read_ratings(path)
     csv = tmp_path / "inter.csv"
     csv.write_text("")
-    with pytest.raises(DataError, match="inter.csv is empty"):
-        load_dataset(DataConfig(dataset="generic", generic=GenericOptions(interactions_path=str(csv))))
+    with pytest.raises(DataError, match=r"inter.csv is empty"):
+        load_dataset(DataConfig(dataset="generic", generic=GenericDataConfig(interactions_path=str(csv))))
 
 
 def _generic_files(tmp_path):
@@ -49,24 +48,28 @@ def _generic_files(tmp_path):
 
 def test_generic_csv_with_parquet_item_table(tmp_path, caplog):
     inter, items = _generic_files(tmp_path)
-    options = GenericOptions(
-        interactions_path=str(inter), user_col="uid", item_col="iid", timestamp_col="ts",
-        items_path=str(items), item_id_col="iid", name_col="title", concepts_col="tags",
-    )  # fmt: skip
+    options = GenericDataConfig(
+        interactions_path=str(inter),
+        user_col="uid",
+        item_col="iid",
+        timestamp_col="ts",
+        items_path=str(items),
+        item_id_col="iid",
+        name_col="title",
+        concepts_col="tags",
+    )
     with caplog.at_level(logging.INFO, logger="monorec"):
         data = load_dataset(DataConfig(dataset="generic", generic=options))
     assert "dropped 1 duplicate" in caplog.text
     assert (data.n_users, data.n_items, data.n_interactions) == (3, 3, 4)
     assert list(data.items["name"]) == ["A", "B", "C"] and data.concept_names == ["x", "y"]
-    assert list(data.user_index(["bob", "alice"])) == [1, 0]
+    assert list(data.user_ids.get_indexer(["bob", "alice"])) == [1, 0]
     assert data.interactions["timestamp"].isna().sum() == 1
-    with pytest.raises(UnknownIdError, match=r"unknown user id\(s\): \['dave'\]"):
-        data.user_index(["dave"])
 
 
 def test_generic_unknown_column(tmp_path):
     inter, _ = _generic_files(tmp_path)
-    options = GenericOptions(interactions_path=str(inter), user_col="user", item_col="iid")
+    options = GenericDataConfig(interactions_path=str(inter), user_col="user", item_col="iid")
     with pytest.raises(DataError, match=r"unknown column\(s\) \['user'\]; the file has \['uid', 'iid', 'ts'\]"):
         load_dataset(DataConfig(dataset="generic", generic=options))
 
@@ -103,7 +106,7 @@ def test_checksum_mismatch_is_an_error(fake_archive, monkeypatch):
     zip_path, _ = fake_archive
     archive = Archive(zip_path.as_uri(), "md5", "0" * 32, "ml-1m", ("ratings.dat",))
     monkeypatch.setitem(sources.ARCHIVES, "ml1m", archive)
-    with pytest.raises(DataError, match="checksum mismatch .* nothing was kept"):
+    with pytest.raises(DataError, match=r"checksum mismatch .* nothing was kept"):
         dataset_dir("ml1m")
     assert not (sources.cache_dir() / "datasets" / "ml-1m").exists()
 
@@ -111,5 +114,5 @@ def test_checksum_mismatch_is_an_error(fake_archive, monkeypatch):
 def test_no_network_says_where_to_put_files(fake_archive, monkeypatch):
     archive = Archive("http://127.0.0.1:9/ml-1m.zip", "md5", "0" * 32, "ml-1m", ("ratings.dat",))
     monkeypatch.setitem(sources.ARCHIVES, "ml1m", archive)
-    with pytest.raises(DataError, match="could not download .* or set MONOREC_DATA_DIR"):
+    with pytest.raises(DataError, match=r"could not download .* or set MONOREC_DATA_DIR"):
         dataset_dir("ml1m")

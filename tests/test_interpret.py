@@ -36,9 +36,9 @@ def test_purity_counts_inactive_items_as_misses():
 def test_best_neuron_per_concept_breaks_ties_with_larger_k():
     purities = {k: purity(ACTIVATIONS, CONCEPTS.matrix, k) for k in (1, 3)}
     best = best_neurons(purities, CONCEPTS.names)
-    assert best["Horror"] == {"neuron": 0, "p@1": 1.0, "p@3": pytest.approx(2 / 3)}
+    assert best["Horror"].neuron == 0 and best["Horror"].purity == {1: 1.0, 3: pytest.approx(2 / 3)}
     # Neurons 1 and 2 both have Comedy p@1 = 1; neuron 1 wins on p@3 (1.0 vs 1/3).
-    assert best["Comedy"]["neuron"] == 1 and best["Comedy"]["p@3"] == 1.0
+    assert best["Comedy"].neuron == 1 and best["Comedy"].purity[3] == 1.0
 
 
 def test_labels_precision_recall_confidence_and_threshold():

@@ -1,6 +1,5 @@
 """The command-line job end to end, as a user runs it."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,25 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from monorec.results import RecommenderRun, SAERun, read_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "jobs/train_recommender.py", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy(),
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
 
 
 def test_train_recommender_job_writes_metrics_and_model(tmp_path):
     done = _run("--config", "configs/quick.yaml", "--set", "train.epochs=3", "--output-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    required = {"ndcg@10", "hr@10", "mrr", "mpr", "popularity_ndcg@10", "n_users", "n_items", "n_interactions",
-                "epochs", "train_seconds", "samples_per_second", "device"}  # fmt: skip
-    assert required <= metrics.keys()
-    assert metrics["epochs"] == 3 and metrics["n_users"] == 600 and metrics["device"] == "cpu"
-    assert 0 < metrics["ndcg@10"] <= 1 and metrics["samples_per_second"] > 0
+    run = read_result(RecommenderRun, tmp_path / "metrics.json")
+    assert run.training.epochs == 3 and run.dataset.n_users == 600 and run.training.device == "cpu"
+    assert 0 < run.model.full.ndcg <= 1 and run.training.samples_per_second > 0
+    assert run.model.full.ndcg > run.popularity.full.ndcg and run.model.full.k == 10
     assert (tmp_path / "recommender.safetensors").is_file() and (tmp_path / "checkpoint.pt").is_file()
     assert "epoch 3/3" in done.stderr  # per-epoch progress
 
@@ -43,9 +46,15 @@ def test_bad_config_is_a_one_line_error(tmp_path):
 def test_every_shipped_config_is_valid():
     from monorec.config import ExperimentConfig, ReproduceConfig, load_config
 
-    expected = {"quick": ("synthetic", "mf"), "ml1m_mf": ("ml1m", "mf"), "ml1m_ncf": ("ml1m", "ncf"),
-                "lastfm_mf": ("lastfm", "mf"), "lastfm_ncf": ("lastfm", "ncf"), "tune_sae": ("ml1m", "mf"),
-                "tune_quick": ("synthetic", "mf")}  # fmt: skip
+    expected = {
+        "quick": ("synthetic", "mf"),
+        "ml1m_mf": ("ml1m", "mf"),
+        "ml1m_ncf": ("ml1m", "ncf"),
+        "lastfm_mf": ("lastfm", "mf"),
+        "lastfm_ncf": ("lastfm", "ncf"),
+        "tune_sae": ("ml1m", "mf"),
+        "tune_quick": ("synthetic", "mf"),
+    }
     reproductions = {"reproduce": 4, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
     assert shipped == set(expected) | set(reproductions)
@@ -63,20 +72,20 @@ def test_every_shipped_config_is_valid():
 
 def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     args = ["--config", "configs/quick.yaml", "--set", "sae_train.epochs=4", "--output-dir", str(tmp_path)]
-    done = subprocess.run([sys.executable, "jobs/train_sae.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "jobs/train_sae.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    required = {"rbo@20", "kendall_tau@20", "ms", "dead_ratio", "ndcg@10_original", "ndcg@10_reconstructed",
-                "purity", "popularity_neuron", "n_labelled_neurons", "interventions"}  # fmt: skip
-    assert required <= metrics.keys()
-    assert 0 < metrics["rbo@20"] <= 1 and 0 <= metrics["dead_ratio"] <= 1
-    assert set(metrics["purity"]["Horror"]) == {"neuron", "p@10", "p@20", "p@50"}
-    assert set(metrics["popularity_neuron"]) == {"neuron", "percentile@20", "percentile@50"}
+    run = read_result(SAERun, tmp_path / "metrics.json")
+    assert 0 < run.fidelity.rbo <= 1 and 0 <= run.mono.dead_ratio <= 1
+    assert set(run.mono.concepts["Horror"].purity) == {10, 20, 50}
+    assert set(run.mono.popularity_neuron.percentile) == {20, 50}
+    assert run.steering.filtering is not None and run.steering.popularity is not None
     neurons = (tmp_path / "neurons.csv").read_text().splitlines()
     assert neurons[0].startswith("neuron,label,family,confidence,precision,recall,purity@10,purity@20,purity@50")
     assert len(neurons) == 1 + 24
     report = (tmp_path / "report.md").read_text()
-    assert "| Horror |" in report and "sae epoch 4/4" in done.stderr
+    assert "| Horror |" in report and "sae epoch 4/4" in done.stderr and "recommender epoch 15/15" in done.stderr
     assert (tmp_path / "sae.safetensors").is_file() and (tmp_path / "recommender" / "recommender.safetensors").is_file()
     # The run is recorded in MLflow (the default local store under MONOREC_HOME).
     from mlflow import MlflowClient
@@ -84,11 +93,20 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     client = MlflowClient(f"sqlite:///{os.environ['MONOREC_HOME']}/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("monorec-synthetic-mf")
     tracked = client.search_runs([experiment.experiment_id], filter_string="tags.job = 'train_sae'")
-    assert tracked and tracked[0].data.metrics["fidelity/rbo_20"] == pytest.approx(metrics["rbo@20"])
-    assert {a.path for a in client.list_artifacts(tracked[0].info.run_id)} >= {"metrics.json", "neurons.csv", "report.md"}
+    assert tracked and tracked[0].data.metrics["fidelity/rbo"] == pytest.approx(run.fidelity.rbo)
+    assert tracked[0].data.metrics["mono/concepts/Horror/purity/10"] == run.mono.concepts["Horror"].purity[10]
+    assert {a.path for a in client.list_artifacts(tracked[0].info.run_id)} >= {
+        "metrics.json",
+        "neurons.csv",
+        "report.md",
+    }
     # A second run with another SAE setting reuses the recommender trained the first time.
     again = subprocess.run(
-        [sys.executable, "jobs/train_sae.py", *args, "--set", "sae_train.beta=0"], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [sys.executable, "jobs/train_sae.py", *args, "--set", "sae_train.beta=0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert again.returncode == 0, again.stderr
     assert "using the recommender trained earlier" in again.stderr and "epoch 1/15" not in again.stderr

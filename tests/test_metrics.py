@@ -23,9 +23,9 @@ def test_metrics_from_ranks_by_hand():
     ranks = torch.tensor([[1.0, 3.0], [4.0, 12.0]])
     got = metrics_from_ranks(ranks, torch.tensor([21.0, 11.0]), k=3)
     idcg = 1 + 1 / math.log2(3)
-    assert got["hr@3"].tolist() == [1.0, 0.0]
-    assert got["ndcg@3"][0].item() == pytest.approx((1 + 1 / math.log2(4)) / idcg)
-    assert got["ndcg@3"][1].item() == 0.0
+    assert got["hr"].tolist() == [1.0, 0.0]
+    assert got["ndcg"][0].item() == pytest.approx((1 + 1 / math.log2(4)) / idcg)
+    assert got["ndcg"][1].item() == 0.0
     assert got["mrr"].tolist() == [1.0, 0.25]
     assert got["mpr"][0].item() == pytest.approx(100 * (0 / 20 + 2 / 20) / 2)
     assert got["mpr"][1].item() == pytest.approx(100 * (3 / 10 + 11 / 10) / 2)
@@ -54,13 +54,14 @@ def test_evaluate_masks_training_items_and_handles_ties():
     )
     got = evaluate_ranking(lambda users: scores[users], split, k=2, chunk_size=1)
     rank_0, rank_1 = 2.5, 2.0  # user 0: 1 higher + 1 tie; user 1: 1 higher
-    assert got["hr@2"] == pytest.approx(0.5)
-    assert got["ndcg@2"] == pytest.approx((0 + 1 / math.log2(rank_1 + 1)) / 2)
-    assert got["mrr"] == pytest.approx((1 / rank_0 + 1 / rank_1) / 2)
-    assert got["mpr"] == pytest.approx(100 * ((rank_0 - 1) / 3 + (rank_1 - 1) / 4) / 2)
+    full, sampled = got.full, got.sampled
+    assert full.k == 2 and full.hr == pytest.approx(0.5)
+    assert full.ndcg == pytest.approx((0 + 1 / math.log2(rank_1 + 1)) / 2)
+    assert full.mrr == pytest.approx((1 / rank_0 + 1 / rank_1) / 2)
+    assert full.mpr == pytest.approx(100 * ((rank_0 - 1) / 3 + (rank_1 - 1) / 4) / 2)
     # Sampled (target vs its one negative): user 0's item 3 and user 1's item 4 both outscore the target.
-    assert got["sampled_hr@1"] == pytest.approx(0.0)
-    assert got["sampled_mrr"] == pytest.approx(0.5)
+    assert sampled.k == 1 and sampled.hr == pytest.approx(0.0)
+    assert sampled.mrr == pytest.approx(0.5)
 
 
 def test_perfect_and_reversed_scorers_bound_the_metrics(synthetic):
@@ -69,7 +70,7 @@ def test_perfect_and_reversed_scorers_bound_the_metrics(synthetic):
     # Distinct scores: held-out positives compete with each other, so equal scores would tie.
     oracle[torch.as_tensor(split.test_users)[:, None], torch.as_tensor(split.test_items)] = torch.arange(1.0, 6.0)
     perfect = evaluate_ranking(lambda users: oracle[users], split)
-    assert perfect["ndcg@10"] == pytest.approx(1.0) and perfect["mrr"] == 1.0 and perfect["hr@10"] == 1.0
-    assert perfect["sampled_ndcg@5"] == pytest.approx(1.0) and perfect["mpr"] < 1.0
+    assert perfect.full.ndcg == pytest.approx(1.0) and perfect.full.mrr == 1.0 and perfect.full.hr == 1.0
+    assert perfect.sampled.ndcg == pytest.approx(1.0) and perfect.full.mpr < 1.0
     flipped = evaluate_ranking(lambda users: -oracle[users], split)
-    assert flipped["hr@10"] == 0.0 and flipped["sampled_hr@5"] == 0.0 and flipped["mpr"] > 98.0
+    assert flipped.full.hr == 0.0 and flipped.sampled.hr == 0.0 and flipped.full.mpr > 98.0

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from monorec.config import ExperimentConfig, ReproduceConfig, load_config
-from monorec.pipeline import dominant_concepts
+from monorec.interventions.case_studies import dominant_concepts
 from monorec.reproduction import cell_plan, render_page
-from monorec.reproduction.page import load_runs, shortfalls
+from monorec.reproduction.records import load_runs
+from monorec.reproduction.shortfalls import shortfalls
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_RUNS = 1 + 2 * 3 + 2  # the recommender, beta 0 / 0.1 / 1 x seeds 0 and 1, Matryoshka, TopK
@@ -47,8 +47,17 @@ def test_dominant_concept_is_the_most_frequent_over_training_items(synthetic):
 
 
 def _reproduce(results: Path, work: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "jobs/reproduce.py", "--config", "configs/reproduce_quick.yaml",
-               "--results-dir", str(results), "--work-dir", str(work), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "jobs/reproduce.py",
+        "--config",
+        "configs/reproduce_quick.yaml",
+        "--results-dir",
+        str(results),
+        "--work-dir",
+        str(work),
+        *extra,
+    ]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ.copy())
 
 
@@ -58,14 +67,19 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     assert done.returncode == 0, done.stderr
     files = sorted((results / "metrics" / "synthetic_mf").glob("*.json"))
     assert len(files) == QUICK_RUNS and (results / "purity.png").stat().st_size > 0
-    runs = load_runs(results)["synthetic_mf"]
+    cell = load_runs(results)["synthetic_mf"]
     for name in ("beta0.1_seed0", "beta0.1_seed1"):  # the SAE finds every planted genre
-        assert all(best["p@10"] >= 0.9 for best in runs[name]["purity"].values()), runs[name]["purity"]
-        assert len(runs[name]["purity"]) == 6
-    assert runs["topk_seed0"]["kind"] == "topk" and [g["neurons"] for g in runs["matryoshka_seed0"]["matryoshka"]] == ["0-5", "6-11", "12-23"]
-    studies = runs["beta0.1_seed0"]["interventions"]
-    assert studies["filtering"]["share@10_after"] < studies["filtering"]["share@10_before"]
-    assert studies["promotion"]["users"] > 0 and studies["promotion"]["audiences"] == ["Horror", "Comedy"]
+        concepts = cell.saes[name].run.mono.concepts
+        assert len(concepts) == 6 and all(best.purity[10] >= 0.9 for best in concepts.values()), concepts
+    prefixes = cell.saes["matryoshka_seed0"].run.mono.prefixes
+    assert cell.saes["topk_seed0"].kind == "topk" and [(g.first, g.last) for g in prefixes] == [
+        (0, 5),
+        (6, 11),
+        (12, 23),
+    ]
+    studies = cell.saes["beta0.1_seed0"].run.steering
+    assert studies.filtering.share_after < studies.filtering.share_before
+    assert studies.promotion.users > 0 and studies.promotion.audiences == ["Horror", "Comedy"]
     readme = (results / "README.md").read_text()
     assert readme == render_page(results) and "| synthetic_mf | 0.1 |" in readme
 
@@ -78,7 +92,11 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     parents = client.search_runs([experiment.experiment_id], "attributes.run_name = 'reproduce-synthetic_mf'")
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
     assert len(parents) == 1 and len(children) == QUICK_RUNS - 1
-    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {"README.md", "purity.png", "beta_ablation.png"}
+    assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
+        "README.md",
+        "purity.png",
+        "beta_ablation.png",
+    }
 
     # An interrupted run resumes: only the missing run is computed; nothing else is touched.
     stamps = {path.name: path.stat().st_mtime_ns for path in files}
@@ -91,7 +109,9 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
 
     forced = _reproduce(results, work, "--force", "--no-tracking")
     assert forced.returncode == 0 and "skipped" not in forced.stderr
-    assert all(path.stat().st_mtime_ns != stamps[path.name] for path in (results / "metrics" / "synthetic_mf").glob("*.json"))
+    assert all(
+        path.stat().st_mtime_ns != stamps[path.name] for path in (results / "metrics" / "synthetic_mf").glob("*.json")
+    )
 
 
 def test_unknown_cell_is_a_one_line_error(tmp_path):
@@ -112,13 +132,41 @@ def test_page_changes_with_the_metrics_and_names_shortfalls(tmp_path):
     shutil.copytree(ROOT / "results" / "metrics", results / "metrics")
     before = render_page(results)
     for path in (results / "metrics" / "ml1m_mf").glob("beta0.1_seed*.json"):
-        metrics = json.loads(path.read_text())
-        metrics["rbo@20"] = 0.4321
-        metrics["purity"]["Horror"]["p@10"] = 0.5
-        path.write_text(json.dumps(metrics))
+        record = json.loads(path.read_text())
+        record["run"]["fidelity"]["rbo"] = 0.4321
+        record["run"]["mono"]["concepts"]["Horror"]["purity"]["10"] = 0.5
+        path.write_text(json.dumps(record))
     after = render_page(results)
     assert after != before and "| ml1m_mf | 0.1 | 0.43 ± 0.00 |" in after
     found = shortfalls(load_runs(results))
     assert "ml1m_mf: Horror purity@10 0.50 against the paper's 1.00 (339 of 3706 items carry it)" in found
     assert "ml1m_mf: RBO@20 at beta 0.1 0.43 against the paper's 0.78" in found
     assert all(line in after for line in found)
+
+
+def test_page_follows_the_configured_cut_offs(tmp_path):
+    """promote_k and label_k are read from the results, never rebuilt: changing them changes the page."""
+    config = tmp_path / "reproduce.yaml"
+    config.write_text(
+        f"base: {ROOT / 'configs' / 'reproduce_quick.yaml'}\n"
+        f"cells: [{ROOT / 'configs' / 'quick.yaml'}]\n"
+        "seeds: [0]\n"
+        "betas: [0.1]\n"
+        "overrides: [sae_train.epochs=3, case_studies.promote_item=null, case_studies.promote_concept=Western,\n"
+        "            'case_studies.audiences=[Horror, Comedy]', case_studies.promote_k=20, interpret.label_k=10]\n"
+    )
+    command = [sys.executable, "jobs/reproduce.py", "--config", str(config), "--no-tracking"]
+    done = subprocess.run(
+        [*command, "--results-dir", str(tmp_path / "r"), "--work-dir", str(tmp_path / "w")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    record = load_runs(tmp_path / "r")["synthetic_mf"].saes["beta0.1_seed0"]
+    assert record.run.steering.promotion.k == 20
+    assert set(record.run.mono.popularity_neuron.percentile) == {10, 50}
+    page = (tmp_path / "r" / "README.md").read_text()
+    assert "share with it in top-20" in page and "top-30" not in page
+    assert "| percentile@10 (%) | percentile@50 (%) |" in page and "share@10" in page

@@ -67,7 +67,9 @@ def test_gradients_reach_the_sae_but_never_the_recommender():
     optimizer = torch.optim.Adam(sae.parameters(), lr=0.1)
     users, items = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1])
     for _ in range(3):
-        terms = sae_loss_terms(sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), 0.05)
+        terms = sae_loss_terms(
+            sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), 0.05
+        )
         optimizer.zero_grad()
         total_loss(terms, SAETrainConfig(beta=1.0)).backward()
         optimizer.step()

@@ -10,7 +10,7 @@ from monorec.config import ExperimentConfig, load_config
 from monorec.data import load_split
 from monorec.interpret import interpret_sae
 from monorec.pipeline import evaluate_sae, trained_recommender
-from monorec.sae import SparseAutoencoder, train_sae
+from monorec.sae import build_sae, train_sae
 
 pytestmark = pytest.mark.real_data
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,25 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def ml1m(data_dir, tmp_path_factory):
-    config = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml", ["train.device=cpu", "sae_train.device=cpu"])
+    config = load_config(
+        ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml", ["train.device=cpu", "sae_train.device=cpu"]
+    )
     recommender = trained_recommender(config, tmp_path_factory.mktemp("ml1m") / "recommender")
     data, split = load_split(config.data)
 
     def run(beta: float):
-        torch.manual_seed(config.sae_train.seed)
-        sae = SparseAutoencoder(recommender.embedding_dim, config.sae)
+        sae = build_sae(config, recommender.embedding_dim)
         train_sae(sae, recommender, split, dataclasses.replace(config.sae_train, beta=beta))
-        return evaluate_sae(sae, recommender, data, split, config, torch.device("cpu")), interpret_sae(
-            sae, recommender, data, config.interpret
-        )
+        fidelity = evaluate_sae(sae, recommender, split, config, torch.device("cpu"))
+        return fidelity, interpret_sae(sae, recommender, data, config.interpret)
 
     return run
 
 
 def test_paper_concepts_and_popularity_neuron(ml1m):
     fidelity, report = ml1m(0.1)
-    pure = {c for c, best in report.purity.items() if best["p@10"] >= 0.9}
+    pure = {c for c, best in report.mono.concepts.items() if best.purity[10] >= 0.9}
     assert len(pure) >= 5 and {"Horror", "Comedy", "Children's"} <= pure
-    assert report.popularity_neuron["percentile@20"] <= 5.0
+    assert report.mono.popularity_neuron.percentile[20] <= 5.0
     baseline, _ = ml1m(0.0)
-    assert fidelity["rbo@20"] > baseline["rbo@20"]
+    assert fidelity.rbo > baseline.rbo

@@ -1,27 +1,27 @@
 """The SAE on the planted synthetic dataset: concepts recovered, beta and sparsity effects, variants."""
 
 import torch
+from sae_fixtures import planted, trained_sae
 
 from monorec.sae import load_sae, reconstructed_scorer, save_sae
-from sae_fixtures import planted, trained_sae
 
 
 def test_recovers_and_labels_the_planted_genres():
-    data, truth, _, _ = planted()
+    _data, truth, _, _ = planted()
     _, _, report = trained_sae()
-    recovered = [g for g in truth.genre_names if report.purity[g]["p@10"] >= 0.9]
+    recovered = [g for g in truth.genre_names if report.mono.concepts[g].purity[10] >= 0.9]
     assert len(recovered) >= 0.8 * len(truth.genre_names)
     labels = report.neurons.set_index("neuron")["label"]
-    correctly_labelled = [g for g in recovered if labels[report.purity[g]["neuron"]] == g]
+    correctly_labelled = [g for g in recovered if labels[report.mono.concepts[g].neuron] == g]
     assert len(correctly_labelled) >= 0.8 * len(truth.genre_names)
     first = correctly_labelled[0]
-    assert report.purity[first]["neuron"] in report.labels[first]
+    assert report.mono.concepts[first].neuron in report.labels[first]
 
 
 def test_prediction_loss_improves_list_fidelity():
     _, with_pred, _ = trained_sae()
     _, without_pred, _ = trained_sae(beta=0.0)
-    assert with_pred.history[-1]["rbo@20"] > without_pred.history[-1]["rbo@20"]
+    assert with_pred.history[-1]["rbo"] > without_pred.history[-1]["rbo"]
     assert with_pred.history[-1]["pred"] < without_pred.history[-1]["pred"]
 
 
@@ -45,13 +45,15 @@ def test_topk_keeps_exactly_k_active():
 
 
 def test_matryoshka_prefixes_reconstruct_on_their_own():
-    _, _, split, model = planted()
+    _, _, _split, model = planted()
     nested, _, _ = trained_sae(matryoshka=(6, 12, 24))
     plain, _, _ = trained_sae()
     embeddings = model.item_embeddings()
     with torch.no_grad():
+
         def error(sae, m):
             return (sae.decode(sae.encode(embeddings), m) - embeddings).pow(2).mean().item()
+
         assert error(nested, 6) < 0.7 * error(plain, 6)
         assert error(nested, 6) > error(nested, 12) > error(nested, 24)
 

@@ -2,23 +2,26 @@
 
 import pytest
 import torch
+from sae_fixtures import planted, trained_sae
 
 from monorec.bundle import read_bundle, write_bundle
-from monorec.interventions import Edit
+from monorec.config import ExperimentConfig
+from monorec.interventions import Intervention
 from monorec.serving import RankRequest, RecommenderService
-from sae_fixtures import planted, trained_sae
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     data, _, split, model = planted()
     sae, _, report = trained_sae()
-    folder = write_bundle(tmp_path_factory.mktemp("bundle") / "b", model, sae, report.neurons, data, split, {}, {})
+    folder = write_bundle(
+        tmp_path_factory.mktemp("bundle") / "b", model, sae, report.neurons, data, split, ExperimentConfig()
+    )
     return RecommenderService(read_bundle(folder))
 
 
 def test_a_mixed_batch_ranks_each_request_as_if_alone(service):
-    horror = (Edit("user", "Horror", "suppress"),)
+    horror = (Intervention("user", "Horror", "suppress"),)
     batch = [
         RankRequest(3, (), 10, True),
         RankRequest(5, horror, 5, True),

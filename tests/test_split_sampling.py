@@ -24,7 +24,7 @@ def test_split_is_seeded_and_keeps_small_users_in_training():
     data = build_dataset("tiny", frame)
     split = split_dataset(data, holdout=5, test_negatives=5, min_train_positives=5, seed=7)
     assert list(data.user_ids[split.test_users]) == [1, 3]
-    assert (split.train_users == data.user_index([2])[0]).sum() == 9
+    assert (split.train_users == data.user_ids.get_loc(2)).sum() == 9
     again = split_dataset(data, seed=7)
     other = split_dataset(data, seed=8)
     assert np.array_equal(split.test_items, again.test_items) and not np.array_equal(split.test_items, other.test_items)

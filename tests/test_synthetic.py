@@ -1,13 +1,13 @@
 import numpy as np
 
-from monorec.config import SyntheticOptions
+from monorec.config import SyntheticConfig
 from monorec.data import make_synthetic
 
 
 def test_deterministic_per_seed():
-    a, truth_a = make_synthetic(SyntheticOptions(seed=3))
-    b, truth_b = make_synthetic(SyntheticOptions(seed=3))
-    c, _ = make_synthetic(SyntheticOptions(seed=4))
+    a, truth_a = make_synthetic(SyntheticConfig(seed=3))
+    b, truth_b = make_synthetic(SyntheticConfig(seed=3))
+    c, _ = make_synthetic(SyntheticConfig(seed=4))
     assert a.interactions.equals(b.interactions) and np.array_equal(truth_a.item_genres, truth_b.item_genres)
     assert not a.interactions.equals(c.interactions)
 

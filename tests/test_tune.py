@@ -12,14 +12,20 @@ import pytest
 ray = pytest.importorskip("ray")
 from mlflow import MlflowClient  # noqa: E402
 
+from monorec.results import TuneRun, read_result  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tune(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,18 +55,20 @@ def test_four_trial_search_is_tracked_and_registered(tmp_path):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
     for child in children:
-        assert {"tune/objective", "tune/monosemanticity", "fidelity/rbo_20", "mono/ms", "sparsity/dead_ratio"} <= set(child.data.metrics)
+        per_epoch = {"tune/objective", "tune/monosemanticity", "tune/fidelity", "tune/dead_ratio", "train/rbo"}
+        assert per_epoch <= set(child.data.metrics)
         assert child.info.status in {"FINISHED", "KILLED"} and "trial.beta" in child.data.params
         history = client.get_metric_history(child.info.run_id, "tune/objective")
         assert [m.step for m in history] == list(range(1, len(history) + 1))  # per-epoch metrics
-    assert {"fidelity/rbo_20", "mono/ms", "sparsity/dead_ratio", "rec/ndcg_10_original", "mono/purity_10/Horror"} <= set(parent.data.metrics)
+    final = {"fidelity/rbo", "mono/ms", "mono/dead_ratio", "fidelity/original/ndcg", "mono/concepts/Horror/purity/10"}
+    assert final <= set(parent.data.metrics) and "tune/objective" in parent.data.metrics
     assert {"git_commit", "dataset_checksum", "config_hash"} <= set(parent.data.tags)
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert plots == {"plots/pareto_front.png", "plots/purity_heatmap.png", "plots/activation_histograms.png"}
     version = client.get_model_version_by_alias("monorec-synthetic-mf", "champion")
     assert version.run_id == parent.info.run_id
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["registered_model"]["version"] == version.version
+    run = read_result(TuneRun, tmp_path / "out" / "metrics.json")
+    assert run.registered.version == str(version.version) and run.sae.mono.concepts["Horror"].purity[10] > 0
     assert "objective" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
 
     resumed = _tune("--output-dir", str(tmp_path / "out"), "--resume", env={"MONOREC_HOME": str(tmp_path)})
@@ -72,17 +80,42 @@ def test_four_trial_search_is_tracked_and_registered(tmp_path):
 @pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
 def test_ray_job_submit_against_a_started_cluster(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_API_SERVER_ADDRESS": "http://127.0.0.1:8265"}
-    started = subprocess.run(["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
-                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    started = subprocess.run(
+        ["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert started.returncode == 0, started.stderr
     try:
         runtime_env = json.dumps({"env_vars": {"MONOREC_HOME": str(tmp_path)}})
         submitted = subprocess.run(
-            ["ray", "job", "submit", "--working-dir", ".", "--runtime-env-json", runtime_env, "--",
-             "python", "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--set", "tune.num_samples=2"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
-        )  # fmt: skip
-        assert submitted.returncode == 0 and "succeeded" in submitted.stdout + submitted.stderr, submitted.stderr[-3000:]
+            [
+                "ray",
+                "job",
+                "submit",
+                "--working-dir",
+                ".",
+                "--runtime-env-json",
+                runtime_env,
+                "--",
+                "python",
+                "jobs/tune_sae.py",
+                "--config",
+                "configs/tune_quick.yaml",
+                "--set",
+                "tune.num_samples=2",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert submitted.returncode == 0 and "succeeded" in submitted.stdout + submitted.stderr, submitted.stderr[
+            -3000:
+        ]
     finally:
         subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")

@@ -1,12 +1,12 @@
 """A self-contained, pickle-free bundle of everything needed to serve and steer one model.
 
-    recommender.safetensors/json   the frozen two-tower model
-    sae.safetensors/json           the SAE and its config
-    neurons.csv                    the neuron report (labels, confidence, top items, ...)
-    items.parquet, users.parquet   original ids and item names/concepts, in index order
-    train_positives.safetensors    each user's training items (CSR), to exclude seen items
-    config.json, metrics.json      how it was trained and how it measured
-    manifest.json                  sha256 of every file above; loading refuses any mismatch
+recommender.safetensors/json   the frozen two-tower model
+sae.safetensors/json           the SAE and its config
+neurons.csv                    the neuron report (labels, confidence, top items, ...)
+items.parquet, users.parquet   original ids and item names/concepts, in index order
+train_positives.safetensors    each user's training items (CSR), to exclude seen items
+config.json, metrics.json      how it was trained and how it measured
+manifest.json                  sha256 of every file above; loading refuses any mismatch
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from monorec.config import ExperimentConfig
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import DataError
 from monorec.interpret.report import neurons_by_label
 from monorec.recommenders import TwoTowerRecommender, load_recommender, save_recommender
+from monorec.results import SAERun, read_result, write_result
 from monorec.sae import SparseAutoencoder, load_sae, save_sae
 from monorec.storage import load_tensors, read_json, save_tensors, write_json
+from monorec.typed import from_dict, to_dict
 
 MANIFEST = "manifest.json"
 
@@ -39,8 +42,8 @@ class Bundle:
     user_ids: pd.Index
     train_indptr: torch.Tensor
     train_items: torch.Tensor
-    config: dict
-    metrics: dict
+    config: ExperimentConfig
+    metrics: SAERun | None
 
     @property
     def labels(self) -> dict[str, list[int]]:
@@ -54,8 +57,8 @@ def write_bundle(
     neurons: pd.DataFrame,
     data: InteractionData,
     split: Split,
-    config: dict,
-    metrics: dict,
+    config: ExperimentConfig,
+    metrics: SAERun | None = None,
 ) -> Path:
     """Write the bundle into `folder` (replacing it) and return it."""
     if folder.exists():
@@ -64,12 +67,17 @@ def write_bundle(
     save_recommender(recommender, folder, {"dataset": data.name, "dataset_checksum": data.checksum})
     save_sae(sae, folder, {"path": ".", "dataset": data.name, "dataset_checksum": data.checksum})
     neurons.to_csv(folder / "neurons.csv", index=False)
-    data.items[["item_id", "name", "concepts", "popularity_percentile"]].to_parquet(folder / "items.parquet", index=False)
+    data.items[["item_id", "name", "concepts", "popularity_percentile"]].to_parquet(
+        folder / "items.parquet", index=False
+    )
     pd.DataFrame({"user_id": data.user_ids}).to_parquet(folder / "users.parquet", index=False)
     indptr, items = split.train_csr()
-    save_tensors(folder / "train_positives.safetensors", {"indptr": torch.as_tensor(indptr), "items": torch.as_tensor(items)})
-    write_json(folder / "config.json", config)
-    write_json(folder / "metrics.json", metrics)
+    save_tensors(
+        folder / "train_positives.safetensors", {"indptr": torch.as_tensor(indptr), "items": torch.as_tensor(items)}
+    )
+    write_json(folder / "config.json", to_dict(config))
+    if metrics is not None:
+        write_result(metrics, folder / "metrics.json")
     write_json(folder / MANIFEST, {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST})
     return folder
 
@@ -92,8 +100,8 @@ def read_bundle(folder: Path, device: torch.device | str = "cpu") -> Bundle:
         user_ids=pd.Index(pd.read_parquet(folder / "users.parquet")["user_id"]),
         train_indptr=tensors["indptr"],
         train_items=tensors["items"],
-        config=read_json(folder / "config.json"),
-        metrics=read_json(folder / "metrics.json"),
+        config=from_dict(ExperimentConfig, read_json(folder / "config.json")),
+        metrics=read_result(SAERun, folder / "metrics.json") if (folder / "metrics.json").is_file() else None,
     )
 
 
@@ -104,7 +112,11 @@ def verify_manifest(folder: Path) -> None:
     present = {p.name for p in folder.iterdir() if p.name != MANIFEST}
     problems = [f"{name}: missing" for name in sorted(set(expected) - present)]
     problems += [f"{name}: not in the manifest" for name in sorted(present - set(expected))]
-    problems += [f"{name}: checksum differs" for name in sorted(set(expected) & present) if _sha256(folder / name) != expected[name]]
+    problems += [
+        f"{name}: checksum differs"
+        for name in sorted(set(expected) & present)
+        if _sha256(folder / name) != expected[name]
+    ]
     if problems:
         raise DataError(f"bundle {folder} does not match its manifest ({'; '.join(problems)}); refusing to load it")
 

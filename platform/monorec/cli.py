@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from monorec.config import load_config, to_dict
+from monorec.config import ExperimentConfig, load_config
 from monorec.errors import MonorecError
 from monorec.paths import monorec_home
+from monorec.results import RecommenderRun, mlflow_metrics
 
 T = TypeVar("T")
 
@@ -19,22 +20,35 @@ T = TypeVar("T")
 def config_parser(description: str, default_config: Path | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--config", type=Path, required=default_config is None, default=default_config,
+        "--config",
+        type=Path,
+        required=default_config is None,
+        default=default_config,
         help="YAML config file (see configs/)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", nargs="+",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        nargs="+",
         help="override a config value, e.g. --set train.epochs=3 model.embedding_dim=32",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--output-dir", type=Path, default=None,
+        "--output-dir",
+        type=Path,
+        default=None,
         help="where artifacts go (default: ~/.monorec/runs/<config name>, or under MONOREC_HOME)",
-    )  # fmt: skip
+    )
     return parser
 
 
 def run_job(
-    parser: argparse.ArgumentParser, config_cls: type[T], job: Callable[[T, Path], dict], track: str | None = None
+    parser: argparse.ArgumentParser,
+    config_cls: type[T],
+    job: Callable[[T, Path], object],
+    track: str | None = None,
 ) -> int:
     """Parse arguments, run `job(config, output_dir)`, and turn monorec errors into one-line messages.
 
@@ -49,9 +63,9 @@ def run_job(
         # An absolute default: a job submitted to Ray runs in a temporary copy of the working dir.
         output_dir = args.output_dir or monorec_home() / "runs" / args.config.stem
         logging.getLogger("monorec").info("writing artifacts to %s", output_dir.resolve())
-        metrics = job(config, output_dir)
+        result = job(config, output_dir)
         if track:
-            _track(track, config, metrics, output_dir)
+            _track(track, config, result, output_dir)
         return f"done: metrics in {output_dir / 'metrics.json'}"
 
     return report_outcome(work, "rerun the same command to resume from the last checkpoint")
@@ -75,13 +89,14 @@ def report_outcome(work: Callable[[], str], on_interrupt: str) -> int:
     return 0
 
 
-def _track(job: str, config, metrics: dict, output_dir: Path) -> None:
+def _track(job: str, config: ExperimentConfig, result: object, output_dir: Path) -> None:
     log = logging.getLogger("monorec")
     try:
         from monorec.tracking import log_job_run, tracking_uri
-    except ImportError:  # e.g. a GPU box with only the core installed
-        log.warning("mlflow is not installed: this run is not tracked")
+    except ImportError:  # the core install: MLflow is the optional [mlflow] extra
+        log.info("tracking skipped: mlflow is not installed (pip install 'monorec[mlflow]')")
         return
     uri = tracking_uri(config.tracking.uri)
-    run_id = log_job_run(job, to_dict(config), metrics, output_dir, uri)
+    checksum = result.dataset.checksum if isinstance(result, RecommenderRun) else ""
+    run_id = log_job_run(job, config, mlflow_metrics(result), output_dir, uri, dataset_checksum=checksum)
     log.info("tracked in MLflow run %s (%s)", run_id, uri)

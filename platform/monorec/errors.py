@@ -13,8 +13,12 @@ class DataError(MonorecError):
     """Input data is missing, malformed, empty or fails its checksum."""
 
 
-class InvalidRequestError(MonorecError):
-    """A request that is well-formed but cannot be carried out (e.g. an item edit naming no item)."""
+class InvalidRequestError(MonorecError, ValueError):
+    """A request that cannot be carried out (e.g. an item edit naming no item).
+
+    A ValueError too, so that pydantic reports it as a validation error (HTTP 422) when it is
+    raised while an HTTP body is validated into a monorec type.
+    """
 
 
 class UnknownIdError(MonorecError, KeyError):

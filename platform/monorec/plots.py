@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from monorec.storage import atomic_write  # noqa: E402
+from monorec.storage import atomic_write
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from monorec.errors import DataError, UnknownIdError
+from monorec.errors import DataError
 
 log = logging.getLogger(__name__)
-
-ITEM_COLUMNS = ("item_id", "name", "concepts", "year", "decade", "popularity", "popularity_percentile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +26,8 @@ class InteractionData:
     interactions: columns `user`, `item` (int64 indices) and `timestamp` (float seconds, NaN
         where unknown: timestamps are optional data).
     user_ids / item_ids: original id of each index.
-    items: one row per item index with ITEM_COLUMNS; `popularity` is the interaction count and
+    items: one row per item index with item_id, name, concepts, year, decade, popularity and
+        popularity_percentile; `popularity` is the interaction count and
         `popularity_percentile` is 0 for the most popular item and 100 for the least.
     users: optional per-user attributes (ML-1M: gender, age, occupation, zip), in index order.
     checksum: identifies the source files and parse options (the parquet cache key).
@@ -68,25 +66,6 @@ class InteractionData:
             matrix[row, [column[c] for c in concepts]] = True
         return matrix, names
 
-    def user_index(self, user_ids: Sequence) -> np.ndarray:
-        return _lookup(self.user_ids, user_ids, "user")
-
-    def item_index(self, item_ids: Sequence) -> np.ndarray:
-        return _lookup(self.item_ids, item_ids, "item")
-
-
-def _lookup(index: pd.Index, ids: Sequence, kind: str) -> np.ndarray:
-    ids = list(ids)
-    try:
-        query = pd.Index(ids, dtype=index.dtype)
-    except (ValueError, TypeError):  # e.g. "abc" against integer ids: cannot match anything
-        query = pd.Index(ids, dtype=object)
-    positions = index.get_indexer(query)
-    missing = [i for i, p in zip(ids, positions) if p < 0]
-    if missing:
-        raise UnknownIdError(f"unknown {kind} id(s): {missing[:10]} (the dataset has {len(index)} {kind}s)")
-    return positions.astype(np.int64)
-
 
 def build_dataset(
     name: str,
@@ -113,7 +92,7 @@ def build_dataset(
         log.info("%s: dropped %d duplicate (user, item) interactions", name, before - len(interactions))
     user_codes, user_ids = pd.factorize(interactions["user_id"], sort=True)
     item_codes, item_ids = pd.factorize(interactions["item_id"], sort=True)
-    timestamps = interactions["timestamp"] if "timestamp" in interactions else np.nan
+    timestamps = interactions.get("timestamp", np.nan)
     frame = pd.DataFrame(
         {
             "user": user_codes.astype(np.int64),

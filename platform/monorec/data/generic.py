@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from monorec.config import GenericOptions
+from monorec.config import GenericDataConfig
 from monorec.data.cache import load_cached
 from monorec.data.dataset import InteractionData, build_dataset, k_core
 from monorec.data.reading import read_table
 from monorec.errors import DataError
 
 
-def load_generic(options: GenericOptions, min_users_per_item: int = 1, min_items_per_user: int = 1) -> InteractionData:
+def load_generic(
+    options: GenericDataConfig, min_users_per_item: int = 1, min_items_per_user: int = 1
+) -> InteractionData:
     if not options.interactions_path:
         raise DataError("data.generic.interactions_path is required for dataset 'generic'")
     sources = [Path(options.interactions_path)] + ([Path(options.items_path)] if options.items_path else [])
@@ -35,7 +37,7 @@ def load_generic(options: GenericOptions, min_users_per_item: int = 1, min_items
     return load_cached("generic", sources, settings, parse)
 
 
-def read_interactions(options: GenericOptions) -> pd.DataFrame:
+def read_interactions(options: GenericDataConfig) -> pd.DataFrame:
     columns = [options.user_col, options.item_col] + ([options.timestamp_col] if options.timestamp_col else [])
     frame = read_table(Path(options.interactions_path), columns)
     result = pd.DataFrame({"user_id": frame[options.user_col], "item_id": frame[options.item_col]})
@@ -47,7 +49,7 @@ def read_interactions(options: GenericOptions) -> pd.DataFrame:
     return result
 
 
-def read_item_table(options: GenericOptions) -> pd.DataFrame:
+def read_item_table(options: GenericDataConfig) -> pd.DataFrame:
     optional = [options.name_col, options.concepts_col, options.year_col]
     frame = read_table(Path(options.items_path), [options.item_id_col] + [c for c in optional if c])
     table = pd.DataFrame(index=pd.Index(frame[options.item_id_col], name="item_id"))

@@ -24,19 +24,75 @@ from monorec.data.reading import read_delimited
 STOP_TAGS = frozenset(
     [
         # opinions and listening contexts
-        "seen live", "favorites", "favourites", "favorite", "favourite", "love", "loved", "awesome",
-        "amazing", "beautiful", "sexy", "cool", "epic", "<3", "catchy", "sad", "happy", "mellow", "fun",
-        "party", "ballad", "cover", "covers", "albums i own", "love at first listen", "my favorite",
-        "best", "legend", "genius", "classic", "oldies", "guilty pleasure", "memories", "good",
+        "seen live",
+        "favorites",
+        "favourites",
+        "favorite",
+        "favourite",
+        "love",
+        "loved",
+        "awesome",
+        "amazing",
+        "beautiful",
+        "sexy",
+        "cool",
+        "epic",
+        "<3",
+        "catchy",
+        "sad",
+        "happy",
+        "mellow",
+        "fun",
+        "party",
+        "ballad",
+        "cover",
+        "covers",
+        "albums i own",
+        "love at first listen",
+        "my favorite",
+        "best",
+        "legend",
+        "genius",
+        "classic",
+        "oldies",
+        "guilty pleasure",
+        "memories",
+        "good",
         # vocals and instruments
-        "female vocalists", "female vocalist", "male vocalists", "male vocalist", "female", "male",
-        "piano", "guitar",
+        "female vocalists",
+        "female vocalist",
+        "male vocalists",
+        "male vocalist",
+        "female",
+        "male",
+        "piano",
+        "guitar",
         # nationalities
-        "british", "american", "usa", "uk", "german", "brazilian", "swedish", "french", "canadian",
-        "japanese", "finnish", "polish", "spanish", "italian", "russian", "australian", "irish",
-        "norwegian", "korean", "icelandic", "dutch", "scottish", "greek",
+        "british",
+        "american",
+        "usa",
+        "uk",
+        "german",
+        "brazilian",
+        "swedish",
+        "french",
+        "canadian",
+        "japanese",
+        "finnish",
+        "polish",
+        "spanish",
+        "italian",
+        "russian",
+        "australian",
+        "irish",
+        "norwegian",
+        "korean",
+        "icelandic",
+        "dutch",
+        "scottish",
+        "greek",
     ]
-)  # fmt: skip
+)
 DECADE = re.compile(r"^(\d0|(19|20)\d0)'?s$")
 ACRONYMS = {"idm": "IDM", "rnb": "RnB", "ebm": "EBM", "edm": "EDM"}
 
@@ -61,8 +117,12 @@ def load_lastfm(
             files[0], ["user_id", "item_id", "weight"], sep="\t", header=True, integer=["user_id", "item_id", "weight"]
         )
         listens = k_core(listens[["user_id", "item_id"]], min_users_per_item, min_items_per_user)
-        artists = read_delimited(files[1], ["item_id", "name", "url", "picture"], sep="\t", header=True, integer=["item_id"])
-        tags = read_delimited(files[2], ["tag_id", "tag"], sep="\t", header=True, encoding="iso-8859-1", integer=["tag_id"])
+        artists = read_delimited(
+            files[1], ["item_id", "name", "url", "picture"], sep="\t", header=True, integer=["item_id"]
+        )
+        tags = read_delimited(
+            files[2], ["tag_id", "tag"], sep="\t", header=True, encoding="iso-8859-1", integer=["tag_id"]
+        )
         tagged = read_delimited(
             files[3],
             ["user_id", "item_id", "tag_id", "day", "month", "year"],

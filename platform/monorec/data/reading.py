@@ -89,7 +89,9 @@ def _check_numeric(
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         expected = "an integer" if integer else "a number"
-        raise DataError(f"{path}, line {lines[row]}: column '{column}' must be {expected}, got {frame[column].iloc[row]!r}")
+        raise DataError(
+            f"{path}, line {lines[row]}: column '{column}' must be {expected}, got {frame[column].iloc[row]!r}"
+        )
     frame[column] = values.astype("int64" if integer else "float64")
 
 

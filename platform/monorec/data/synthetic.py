@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from monorec.config import SyntheticOptions
+from monorec.config import SyntheticConfig
 from monorec.data.dataset import InteractionData, build_dataset
 from monorec.errors import DataError
 
@@ -33,8 +33,8 @@ class SyntheticTruth:
     item_decade: np.ndarray  # (n_items,) int
 
 
-def make_synthetic(options: SyntheticOptions = SyntheticOptions()) -> tuple[InteractionData, SyntheticTruth]:
-    o = options
+def make_synthetic(options: SyntheticConfig | None = None) -> tuple[InteractionData, SyntheticTruth]:
+    o = options or SyntheticConfig()
     if o.interactions_per_user > o.n_items or o.genres_per_user > o.n_genres or o.n_genres < 1:
         raise DataError(f"synthetic options are inconsistent: {o}")
     rng = np.random.default_rng(o.seed)

@@ -12,6 +12,7 @@ the two lists, each item scored by both models, so it sees re-orderings and swap
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -44,13 +45,26 @@ def kendall_tau_b(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor) -> torc
     return concordance / (untied_x * untied_y).sqrt().clamp(min=1e-12)
 
 
+@dataclasses.dataclass(frozen=True)
+class ListAgreement:
+    """Mean agreement between two scorers' top-n lists over a set of users."""
+
+    rbo: float
+    kendall_tau: float
+
+
 def list_fidelity(
-    original: ScoreFn, reconstructed: ScoreFn, split: Split, users: torch.Tensor, n: int = 20, p: float = 0.9,
+    original: ScoreFn,
+    reconstructed: ScoreFn,
+    split: Split,
+    users: torch.Tensor,
+    n: int = 20,
+    p: float = 0.9,
     chunk_size: int = 1024,
-) -> dict[str, float]:
+) -> ListAgreement:
     """Mean RBO@n and Kendall tau@n over `users` between two scorers' top-n lists."""
     indptr, train_items = (torch.as_tensor(a, device=users.device) for a in split.train_csr())
-    totals = {f"rbo@{n}": 0.0, f"kendall_tau@{n}": 0.0}
+    rbo_total = tau_total = 0.0
     with torch.no_grad():
         for start in range(0, len(users), chunk_size):
             chunk = users[start : start + chunk_size]
@@ -62,6 +76,6 @@ def list_fidelity(
             repeated = (top_after[:, :, None] == top_before[:, None, :]).any(2)
             valid = torch.cat([torch.ones_like(repeated), ~repeated], dim=1)
             tau = kendall_tau_b(before.gather(1, union), after.gather(1, union), valid)
-            totals[f"rbo@{n}"] += rbo(top_before, top_after, p).sum().item()
-            totals[f"kendall_tau@{n}"] += tau.sum().item()
-    return {name: total / len(users) for name, total in totals.items()}
+            rbo_total += rbo(top_before, top_after, p).sum().item()
+            tau_total += tau.sum().item()
+    return ListAgreement(rbo=rbo_total / len(users), kendall_tau=tau_total / len(users))

@@ -24,6 +24,7 @@ from collections.abc import Callable
 import torch
 
 from monorec.data.split import Split
+from monorec.results import Ranking, RankingMetrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
 
@@ -39,14 +40,14 @@ def expected_ranks(candidate_scores: torch.Tensor, target_scores: torch.Tensor) 
 
 
 def metrics_from_ranks(ranks: torch.Tensor, n_candidates: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
-    """Per-user HR@K, NDCG@K, MRR and MPR from (B, T) ranks and (B,) candidate counts."""
+    """Per-user `hr` (@K), `ndcg` (@K), `mrr` and `mpr` from (B, T) ranks and (B,) candidate counts."""
     hits = ranks <= k
     gains = torch.where(hits, 1.0 / torch.log2(ranks + 1.0), torch.zeros_like(ranks))
     ideal = (1.0 / torch.log2(torch.arange(2, min(k, ranks.shape[1]) + 2, device=ranks.device))).sum()
     percentile = 100.0 * (ranks - 1.0) / (n_candidates[:, None] - 1.0).clamp(min=1.0)
     return {
-        f"hr@{k}": hits.float().mean(1),
-        f"ndcg@{k}": gains.sum(1) / ideal,
+        "hr": hits.float().mean(1),
+        "ndcg": gains.sum(1) / ideal,
         "mrr": 1.0 / ranks.min(1).values,
         "mpr": percentile.mean(1),
     }
@@ -54,14 +55,15 @@ def metrics_from_ranks(ranks: torch.Tensor, n_candidates: torch.Tensor, k: int) 
 
 def evaluate_ranking(
     score_fn: ScoreFn, split: Split, k: int = 10, chunk_size: int = 1024, device: torch.device | str = "cpu"
-) -> dict[str, float]:
+) -> Ranking:
     """Full-ranking and sampled metrics of `score_fn` over the split's test users."""
     device = torch.device(device)
     indptr, train_items = (torch.as_tensor(a, device=device) for a in split.train_csr())
     test_users = torch.as_tensor(split.test_users, device=device)
     test_items = torch.as_tensor(split.test_items, device=device)
     negatives = torch.as_tensor(split.test_negatives, device=device)
-    sums: dict[str, float] = {}
+    full: dict[str, float] = {}
+    sampled: dict[str, float] = {}
     with torch.no_grad():
         for start in range(0, len(test_users), chunk_size):
             users = test_users[start : start + chunk_size]
@@ -70,17 +72,22 @@ def evaluate_ranking(
             scores = mask_training_items(scores, users, indptr, train_items)
             target_scores = scores.gather(1, targets)
             n_candidates = split.n_items - (indptr[users + 1] - indptr[users])
-            chunk = metrics_from_ranks(expected_ranks(scores, target_scores), n_candidates, k)
+            _accumulate(full, metrics_from_ranks(expected_ranks(scores, target_scores), n_candidates, k))
             candidates = torch.cat([targets, negatives[start : start + chunk_size]], dim=1)
-            sampled = metrics_from_ranks(
-                expected_ranks(scores.gather(1, candidates), target_scores),
-                torch.full_like(n_candidates, candidates.shape[1]),
-                targets.shape[1],
+            ranks = expected_ranks(scores.gather(1, candidates), target_scores)
+            _accumulate(
+                sampled, metrics_from_ranks(ranks, torch.full_like(n_candidates, candidates.shape[1]), targets.shape[1])
             )
-            chunk.update({f"sampled_{name}": values for name, values in sampled.items()})
-            for name, values in chunk.items():
-                sums[name] = sums.get(name, 0.0) + values.sum().item()
-    return {name: total / len(test_users) for name, total in sums.items()}
+    n = len(test_users)
+    return Ranking(
+        full=RankingMetrics(k=k, **{name: total / n for name, total in full.items()}),
+        sampled=RankingMetrics(k=split.test_items.shape[1], **{name: total / n for name, total in sampled.items()}),
+    )
+
+
+def _accumulate(sums: dict[str, float], per_user: dict[str, torch.Tensor]) -> None:
+    for name, values in per_user.items():
+        sums[name] = sums.get(name, 0.0) + values.sum().item()
 
 
 def mask_training_items(
@@ -102,5 +109,7 @@ def popularity_scores(split: Split, device: torch.device | str = "cpu") -> Score
     return lambda users: counts.expand(len(users), -1)
 
 
-def summarize(metrics: dict[str, float]) -> str:
-    return "  ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items()))
+def summarize(ranking: Ranking) -> str:
+    """A one-line progress summary: `ndcg@10 0.1503  hr@10 0.0912  mrr 0.2870  mpr 7.0311`."""
+    full = ranking.full
+    return f"ndcg@{full.k} {full.ndcg:.4f}  hr@{full.k} {full.hr:.4f}  mrr {full.mrr:.4f}  mpr {full.mpr:.4f}"

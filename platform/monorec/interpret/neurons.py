@@ -1,4 +1,4 @@
-"""Per-neuron interpretability measures over the items' SAE codes (METHOD.md section 4).
+"""Per-neuron interpretability measures over the items' SAE codes (docs/method.md §4).
 
 A[i, j] is neuron j's activation on item i. A neuron's top-K items are the K items with the
 highest activation; items on which it is inactive (A = 0) count as not carrying any concept,
@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from monorec.interpret.concepts import Concepts
+from monorec.results import ConceptNeuron
 
 
 def top_items(activations: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,15 +29,14 @@ def purity(activations: torch.Tensor, concept_matrix: np.ndarray, k: int) -> np.
     return (carried.float().sum(1) / k).cpu().numpy()
 
 
-def best_neurons(purities: dict[int, np.ndarray], names: list[str]) -> dict[str, dict]:
+def best_neurons(purities: dict[int, np.ndarray], names: list[str]) -> dict[str, ConceptNeuron]:
     """Per concept, the neuron with the highest purity@K for the smallest K (ties: next K)."""
     ks = sorted(purities)
     keys = np.stack([purities[k] for k in reversed(ks)])  # lexsort: last key is primary
     result = {}
     for c, name in enumerate(names):
-        order = np.lexsort(keys[:, :, c])
-        neuron = int(order[-1])
-        result[name] = {"neuron": neuron, **{f"p@{k}": float(purities[k][neuron, c]) for k in ks}}
+        neuron = int(np.lexsort(keys[:, :, c])[-1])
+        result[name] = ConceptNeuron(neuron, {k: float(purities[k][neuron, c]) for k in ks})
     return result
 
 
@@ -67,7 +67,9 @@ def label_neurons(activations: torch.Tensor, concepts: Concepts, k: int, thresho
         c = int(np.argmax(confidence[j]))
         recall = precision[j, c] * k / capacity[c]
         if confidence[j, c] >= threshold:
-            labels.append(NeuronLabel(concepts.names[c], concepts.families[c], precision[j, c], recall, confidence[j, c]))
+            labels.append(
+                NeuronLabel(concepts.names[c], concepts.families[c], precision[j, c], recall, confidence[j, c])
+            )
         else:
             labels.append(NeuronLabel(None, None, precision[j, c], recall, max(confidence[j, c], 0.0)))
     return labels

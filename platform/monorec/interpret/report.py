@@ -22,34 +22,33 @@ from monorec.interpret.neurons import (
     top_items,
 )
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.results import (
+    ConceptNeuron,
+    DecadeNeuron,
+    Fidelity,
+    Monosemanticity,
+    PopularityNeuron,
+    PrefixGroup,
+    PrefixLabel,
+)
 from monorec.sae.model import SparseAutoencoder
 from monorec.storage import atomic_write
 
 TOP_ITEMS_SHOWN = 10
+POPULARITY_K = 50  # the popularity neuron is also reported at K = 50, as the paper does
 
 
 @dataclasses.dataclass
 class NeuronReport:
-    neurons: pd.DataFrame  # one row per neuron, the columns of neurons.csv
-    purity: dict[str, dict]  # genre/tag -> {neuron, p@10, p@20, p@50}: the concept's best neuron
-    popularity_neuron: dict  # {neuron, percentile@20, percentile@50}
-    decade_neurons: dict[str, dict]  # "1990s" -> {neuron, share@20}
-    ms: float
-    dead_ratio: float
+    """Every neuron's measures (`neurons`, the rows of neurons.csv) and the run's summary (`mono`)."""
+
+    neurons: pd.DataFrame
+    mono: Monosemanticity
+    purity_k: list[int]
 
     @property
     def labels(self) -> dict[str, list[int]]:
         return neurons_by_label(self.neurons)
-
-    def summary(self) -> dict:
-        return {
-            "ms": self.ms,
-            "dead_ratio": self.dead_ratio,
-            "n_labelled_neurons": int(self.neurons["label"].notna().sum()),
-            "purity": self.purity,
-            "popularity_neuron": self.popularity_neuron,
-            "decade_neurons": self.decade_neurons,
-        }
 
 
 def neurons_by_label(neurons: pd.DataFrame) -> dict[str, list[int]]:
@@ -61,7 +60,7 @@ def neurons_by_label(neurons: pd.DataFrame) -> dict[str, list[int]]:
 def interpret_sae(
     sae: SparseAutoencoder, recommender: TwoTowerRecommender, data: InteractionData, config: InterpretConfig
 ) -> NeuronReport:
-    """Every measure of METHOD.md section 4 that needs only the codes and the item metadata."""
+    """Every measure of docs/method.md §4 that needs only the codes and the item metadata."""
     with torch.no_grad():
         items = sae.encode(recommender.item_embeddings()).codes
         users = sae.encode(recommender.user_embeddings()).codes
@@ -71,30 +70,48 @@ def interpret_sae(
     alive = (((items > 0).sum(0) + (users > 0).sum(0)) > 0).cpu().numpy()
     neurons = _neuron_table(items, users, data, concepts, purities, config)
     neurons["ms"] = monosemanticity(items, concepts.matrix[:, genres], config.ms_top_n)
-
-    k = config.label_k
-    popularity = {
-        k: neurons[f"popularity_percentile@{k}"].to_numpy(),
-        50: popularity_percentile(items, data.items["popularity_percentile"].to_numpy(), 50),
-    }
-    popular = int(np.argmin(np.where(alive, np.nan_to_num(popularity[k], nan=np.inf), np.inf)))
-    shares, modes = neurons[f"top_decade_share@{k}"].to_numpy(), neurons["top_decade"].to_numpy()
-    decade_neurons = {}
-    for decade in sorted(set(modes[alive]) - {-1}):
-        j = int(np.argmax(np.where(modes == decade, shares, -1.0)))
-        decade_neurons[f"{decade}s"] = {"neuron": j, f"share@{k}": float(shares[j])}
-    return NeuronReport(
-        neurons=neurons,
-        purity=best_neurons({n: p[:, genres] for n, p in purities.items()}, [concepts.names[c] for c in genres]),
-        popularity_neuron={
-            "neuron": popular,
-            f"percentile@{k}": float(popularity[k][popular]),
-            "percentile@50": float(popularity[50][popular]),
-        },
-        decade_neurons=decade_neurons,
+    mono = Monosemanticity(
         ms=_nanmean(neurons["ms"].to_numpy()[alive]),
         dead_ratio=float(1 - alive.mean()),
+        n_labelled=int(neurons["label"].notna().sum()),
+        concepts=best_neurons({n: p[:, genres] for n, p in purities.items()}, [concepts.names[c] for c in genres]),
+        popularity_neuron=_popularity_neuron(items, data, neurons, alive, config.label_k),
+        decade_neurons=_decade_neurons(neurons, alive, config.label_k),
+        prefixes=_prefix_groups(neurons, sae.config.matryoshka, min(config.purity_k)),
     )
+    return NeuronReport(neurons, mono, list(config.purity_k))
+
+
+def _popularity_neuron(
+    items: torch.Tensor, data: InteractionData, neurons: pd.DataFrame, alive: np.ndarray, k: int
+) -> PopularityNeuron:
+    """The live neuron whose top-k items are the most popular on average."""
+    at_k = neurons[f"popularity_percentile@{k}"].to_numpy()
+    neuron = int(np.argmin(np.where(alive, np.nan_to_num(at_k, nan=np.inf), np.inf)))
+    at_50 = popularity_percentile(items, data.items["popularity_percentile"].to_numpy(), POPULARITY_K)
+    return PopularityNeuron(neuron, {k: float(at_k[neuron]), POPULARITY_K: float(at_50[neuron])})
+
+
+def _decade_neurons(neurons: pd.DataFrame, alive: np.ndarray, k: int) -> dict[str, DecadeNeuron]:
+    """Per decade among the live neurons' favourite decades, the neuron with the largest share."""
+    shares, modes = neurons[f"top_decade_share@{k}"].to_numpy(), neurons["top_decade"].to_numpy()
+    result = {}
+    for decade in sorted(set(modes[alive]) - {-1}):
+        j = int(np.argmax(np.where(modes == decade, shares, -1.0)))
+        result[f"{decade}s"] = DecadeNeuron(j, k, float(shares[j]))
+    return result
+
+
+def _prefix_groups(neurons: pd.DataFrame, prefixes: list[int], k: int) -> list[PrefixGroup]:
+    """The neurons each Matryoshka prefix adds beyond the previous one, with their labels and purity@k."""
+    groups, start = [], 0
+    for end in prefixes:
+        labelled = neurons.iloc[start:end].dropna(subset=["label"])
+        labels = [PrefixLabel(int(r.neuron), str(r.label), float(r[f"purity@{k}"])) for _, r in labelled.iterrows()]
+        mean = float(np.nanmean([label.purity for label in labels])) if labels else None
+        groups.append(PrefixGroup(start, end - 1, k, labels, len(labels) / max(end - start, 1), mean))
+        start = end
+    return groups
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -142,31 +159,42 @@ def _neuron_table(
     return pd.DataFrame(rows)
 
 
-def write_report(report: NeuronReport, metrics: dict, folder: Path, title: str) -> None:
+def write_report(report: NeuronReport, fidelity: Fidelity, folder: Path, title: str) -> None:
     """`neurons.csv` and `report.md` (headline tables first: fidelity, purity, popularity, decades, neurons)."""
     atomic_write(folder / "neurons.csv", lambda tmp: report.neurons.to_csv(tmp, index=False, float_format="%.4f"))
-    atomic_write(folder / "report.md", lambda tmp: tmp.write_text(_markdown(report, metrics, title)))
+    atomic_write(folder / "report.md", lambda tmp: tmp.write_text(_markdown(report, fidelity, title)))
 
 
-def _markdown(report: NeuronReport, metrics: dict, title: str) -> str:
-    fidelity = ["rbo@20", "kendall_tau@20", "ndcg@10_original", "ndcg@10_reconstructed", "ms", "dead_ratio"]
+def _markdown(report: NeuronReport, fidelity: Fidelity, title: str) -> str:
+    mono, depth, k = report.mono, fidelity.depth, fidelity.original.k
+    measures = [
+        (f"rbo@{depth}", fidelity.rbo),
+        (f"kendall_tau@{depth}", fidelity.kendall_tau),
+        (f"ndcg@{k} original", fidelity.original.ndcg),
+        (f"ndcg@{k} reconstructed", fidelity.reconstructed.ndcg),
+        ("ms", mono.ms),
+        ("dead_ratio", mono.dead_ratio),
+    ]
     lines = [f"# {title}", "", "## Fidelity and sparsity", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {metrics[name]:.4f} |" for name in fidelity if name in metrics]
+    lines += [f"| {name} | {value:.4f} |" for name, value in measures]
     lines += ["", "## Best neuron per concept (semantic purity)", ""]
-    ks = [key for key in next(iter(report.purity.values()), {}) if key != "neuron"]
-    lines += ["| concept | neuron | " + " | ".join(ks) + " |", "|---" * (len(ks) + 2) + "|"]
-    ranked = sorted(report.purity.items(), key=lambda kv: [-kv[1][key] for key in ks])
+    lines += ["| concept | neuron | " + " | ".join(f"p@{n}" for n in report.purity_k) + " |"]
+    lines += ["|---" * (len(report.purity_k) + 2) + "|"]
+    ranked = sorted(mono.concepts.items(), key=lambda kv: [-kv[1].purity[n] for n in report.purity_k])
     for concept, best in ranked:
-        lines.append(f"| {concept} | {best['neuron']} | " + " | ".join(f"{best[key]:.2f}" for key in ks) + " |")
-    pop = report.popularity_neuron
+        lines.append(_concept_row(concept, best, report.purity_k))
+    pop = mono.popularity_neuron
     lines += ["", "## Popularity and decade neurons", "", "| neuron | what | value |", "|---|---|---|"]
-    lines += [f"| {pop['neuron']} | popularity: mean percentile of top {key.split('@')[1]} (0 = most popular) | {value:.1f}% |"
-              for key, value in pop.items() if key != "neuron"]  # fmt: skip
-    for decade, best in report.decade_neurons.items():
-        key = next(k for k in best if k != "neuron")
-        lines.append(f"| {best['neuron']} | {decade}: share of top {key.split('@')[1]} | {best[key]:.2f} |")
+    for n, value in pop.percentile.items():
+        lines.append(f"| {pop.neuron} | popularity: mean percentile of top {n} (0 = most popular) | {value:.1f}% |")
+    for decade, best in mono.decade_neurons.items():
+        lines.append(f"| {best.neuron} | {decade}: share of top {best.k} | {best.share:.2f} |")
     lines += ["", "## Neurons", "", "| neuron | label | confidence | frequency | top items |", "|---|---|---|---|---|"]
     for row in report.neurons.itertuples():
         label = row.label if isinstance(row.label, str) else "(unlabelled)"
         lines.append(f"| {row.neuron} | {label} | {row.confidence:.2f} | {row.frequency:.3f} | {row.top_items[:120]} |")
     return "\n".join(lines) + "\n"
+
+
+def _concept_row(concept: str, best: ConceptNeuron, ks: list[int]) -> str:
+    return f"| {concept} | {best.neuron} | " + " | ".join(f"{best.purity[n]:.2f}" for n in ks) + " |"

@@ -39,16 +39,8 @@ class TwoTowerRecommender(nn.Module, ABC):
         """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first."""
 
     @abstractmethod
-    def logits_all(
-        self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
-    ) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
-
-    def score(
-        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
-    ) -> torch.Tensor:
-        """The model's probability g(e_u, e_i) for explicitly given embeddings."""
-        return torch.sigmoid(self.logits(user_idx, item_idx, user_emb, item_emb))
 
     def forward(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
         return self.logits(user_idx, item_idx, self.user_embeddings(user_idx), self.item_embeddings(item_idx))
@@ -59,4 +51,9 @@ class TwoTowerRecommender(nn.Module, ABC):
 
     def architecture(self) -> dict:
         """What `load_recommender` needs to rebuild the module before loading weights."""
-        return {"kind": self.kind, "n_users": self.n_users, "n_items": self.n_items, "embedding_dim": self.embedding_dim}
+        return {
+            "kind": self.kind,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "embedding_dim": self.embedding_dim,
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -19,7 +20,7 @@ class NeuralCF(TwoTowerRecommender):
         sizes = [2 * embedding_dim, *self.hidden]
         self.first = nn.Linear(sizes[0], sizes[1])
         layers: list[nn.Module] = []
-        for size_in, size_out in zip(sizes[1:-1], sizes[2:]):
+        for size_in, size_out in itertools.pairwise(sizes[1:]):
             layers += [nn.ReLU(), nn.Linear(size_in, size_out)]
         self.rest = nn.Sequential(*layers, nn.ReLU(), nn.Linear(sizes[-1], 1))
 

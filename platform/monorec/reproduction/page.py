@@ -7,37 +7,37 @@ Numbers are the mean ± standard deviation over the SAE seeds where a table says
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from monorec.reproduction import paper
-from monorec.storage import atomic_write, read_json
+from monorec.reproduction.format import dataset_name, dataset_of, model_of, sd, seeds, stat, table
+from monorec.reproduction.records import Runs, load_runs
+from monorec.reproduction.sections import (
+    beta_section,
+    matryoshka_section,
+    popularity_section,
+    purity_concepts,
+    purity_section,
+    topk_section,
+)
+from monorec.reproduction.shortfalls import shortfalls_section
+from monorec.reproduction.steering import interventions_section
+from monorec.storage import atomic_write
 
-CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf")
-DATASET_NAMES = {"ml1m": "MovieLens-1M", "lastfm": "Last.FM HetRec-2011", "synthetic": "synthetic (planted concepts)"}
-TOP_TAGS = 15  # Last.FM has a 50-tag vocabulary: table 1 shows the most frequent tags and those the paper names
-PURITY_K = (10, 20, 50)
 FIGURES = ("purity.png", "beta_ablation.png")
-
-Runs = dict[str, dict[str, dict]]  # cell -> run name ("recommender", "beta0.1_seed0", ...) -> metrics
-
-
-def load_runs(results_dir: Path) -> Runs:
-    cells = {folder.name: {path.stem: read_json(path) for path in sorted(folder.glob("*.json"))}
-             for folder in sorted((results_dir / "metrics").glob("*")) if folder.is_dir()}  # fmt: skip
-    order = {name: i for i, name in enumerate(CELL_ORDER)}
-    return dict(sorted(cells.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def write_page(results_dir: Path) -> Path:
-    """Regenerate the figures and the README from the metrics files."""
-    from monorec import plots
-
+    """Regenerate the figures (when matplotlib is installed) and the README from the metrics files."""
     runs = load_runs(results_dir)
-    plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
-    plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
+    try:
+        from monorec import plots
+    except ImportError:  # the core install has no matplotlib: the page still renders, the figures wait
+        pass
+    else:
+        plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
+        plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
     readme = results_dir / "README.md"
     atomic_write(readme, lambda tmp: tmp.write_text(render_page(results_dir)))
     return readme
@@ -46,91 +46,59 @@ def write_page(results_dir: Path) -> Path:
 def render_page(results_dir: Path) -> str:
     runs = load_runs(results_dir)
     sections = [
-        _header(runs), _timings(runs), _purity(runs), _popularity(runs), _beta(runs), _topk(runs),
-        _matryoshka(runs), _interventions(runs), _shortfalls(runs), _figures(),
-    ]  # fmt: skip
+        _header(runs),
+        _timings(runs),
+        purity_section(runs),
+        popularity_section(runs),
+        beta_section(runs),
+        topk_section(runs),
+        matryoshka_section(runs),
+        interventions_section(runs),
+        shortfalls_section(runs),
+        _figures(),
+    ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
-# ---------------------------------------------------------------- run selection and formatting
-
-
-def _base_runs(cell: dict[str, dict]) -> list[dict]:
-    """The paper-default SAE (ReLU + KL at the config's beta), one per seed."""
-    return [m for name, m in cell.items() if m.get("kind") == "relu" and m["beta"] == m["base_beta"]]
-
-
-def _beta_runs(cell: dict[str, dict], beta: float) -> list[dict]:
-    return [m for m in cell.values() if m.get("kind") == "relu" and m["beta"] == beta]
-
-
-def _first(cell: dict[str, dict], kind: str) -> dict | None:
-    """The run of `kind` at the base beta with the lowest seed (seed 0 in the default plan)."""
-    runs = sorted((m for m in cell.values() if m.get("kind") == kind and m["beta"] == m["base_beta"]), key=lambda m: m["seed"])
-    return runs[0] if runs else None
-
-
-def _seeds(runs: Iterable[dict]) -> str:
-    return ", ".join(str(s) for s in sorted({m["seed"] for m in runs}))
-
-
-def _stat(values: Sequence[float | None], digits: int = 2) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{np.mean(values):.{digits}f} ± {_sd(values):.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _dataset(cell: str) -> str:
-    return cell.rsplit("_", 1)[0]
-
-
-def _model(cell: str) -> str:
-    return cell.rsplit("_", 1)[1].upper()
-
-
-# ---------------------------------------------------------------- sections
-
-
 def _header(runs: Runs) -> str:
-    rows = []
+    rows, k = [], 10
     for cell, results in runs.items():
-        rec = results.get("recommender", {})
-        base = _base_runs(results)
-        rows.append([
-            DATASET_NAMES.get(_dataset(cell), _dataset(cell)), _model(cell), rec.get("n_users", "–"), rec.get("n_items", "–"),
-            rec.get("n_interactions", "–"), _stat([rec.get("ndcg@10")], 3), _stat([rec.get("popularity_ndcg@10")], 3),
-            len(results) - 1, _seeds(base),
-        ])  # fmt: skip
-    return "\n".join([
-        "# Reproduction of the paper's results",
-        "",
-        "Arviv et al., *Extracting Interaction-Aware Monosemantic Concepts in Recommender Systems* "
-        "(AAAI 2026); the method and the paper's numbers are restated in METHOD.md. Everything below is "
-        "generated by `python jobs/reproduce.py` from the metrics files in `results/metrics/` (one per "
-        "run, with its seed and config hash): do not edit it by hand. Each dataset x model cell trains "
-        "one recommender with the paper's settings and, on it, SAEs with the paper's defaults (alpha 1, "
-        "rho 0.05, Adam, 18 epochs) for beta 0, 0.1 and 1 and for every SAE seed, plus a Matryoshka and "
-        "a TopK SAE. \"± \" is the standard deviation over the SAE seeds.",
-        "",
-        _table(["dataset", "model", "users", "items", "interactions", "NDCG@10", "popularity NDCG@10", "SAE runs", "seeds"], rows),
-    ])  # fmt: skip
+        recommender = results.recommender
+        if recommender is None:
+            rows.append([dataset_name(dataset_of(cell)), model_of(cell), *["–"] * 5, len(results.saes), ""])
+            continue
+        run = recommender.run
+        k = run.model.full.k
+        rows.append(
+            [
+                *(dataset_name(dataset_of(cell)), model_of(cell), run.dataset.n_users, run.dataset.n_items),
+                *(run.dataset.n_interactions, stat([run.model.full.ndcg], 3), stat([run.popularity.full.ndcg], 3)),
+                *(len(results.saes), seeds(results.base())),
+            ]
+        )
+    header = ["dataset", "model", "users", "items", "interactions", f"NDCG@{k}", f"popularity NDCG@{k}"]
+    return "\n".join(
+        [
+            "# Reproduction of the paper's results",
+            "",
+            "Arviv et al., *Extracting Interaction-Aware Monosemantic Concepts in Recommender Systems* "
+            "(AAAI 2026); the method and the paper's numbers are restated in docs/method.md. Everything below is "
+            "generated by `python jobs/reproduce.py` from the metrics files in `results/metrics/` (one per "
+            "run, with its seed and config hash): do not edit it by hand. Each dataset x model cell trains "
+            "one recommender with the paper's settings and, on it, SAEs with the paper's defaults (alpha 1, "
+            "rho 0.05, Adam, 18 epochs) for beta 0, 0.1 and 1 and for every SAE seed, plus a Matryoshka and "
+            'a TopK SAE. "± " is the standard deviation over the SAE seeds.',
+            "",
+            table([*header, "SAE runs", "seeds"], rows),
+        ]
+    )
 
 
 def _timings(runs: Runs) -> str:
     seconds: dict[str, float] = {}
     for results in runs.values():
-        for metrics in results.values():
-            machine = metrics.get("machine", "unknown machine")
-            seconds[machine] = seconds.get(machine, 0.0) + metrics.get("wall_seconds", 0.0)
+        for record in results.records():
+            seconds[record.machine] = seconds.get(record.machine, 0.0) + record.wall_seconds
     rows = [[machine, f"{total / 60:.1f} min"] for machine, total in sorted(seconds.items())]
     lines = [
         "## Run time",
@@ -138,265 +106,51 @@ def _timings(runs: Runs) -> str:
         "Sum of every run's wall time (training, evaluation, interpretation, case studies; not MLflow "
         "logging or this page), by the machine that computed it:",
         "",
-        _table(["machine", "whole reproduction"], rows),
+        table(["machine", "whole reproduction"], rows),
     ]
     if not any("CPU" not in machine for machine in seconds):
         lines += ["", "No GPU run is on record: this reproduction has only been run on CPU so far."]
     return "\n".join(lines)
 
 
-def _purity_concepts(runs: Runs, dataset: str) -> list[str]:
-    cells = [c for c in runs if _dataset(c) == dataset]
-    counts = runs[cells[0]].get("recommender", {}).get("concept_items", {})
-    named = {concept for c in cells for concept in paper.PURITY.get(c, {})}
-    if dataset == "lastfm":
-        top = sorted(counts, key=lambda name: (-counts[name], name))[:TOP_TAGS]
-        return sorted(set(top) | (named & set(counts)))
-    return sorted(counts)
-
-
-def _purity(runs: Runs) -> str:
-    parts = ["## 1. Semantic purity of each concept's best neuron", "",
-             "Purity@K: share of the neuron's K most activating items that carry the concept; the best "
-             "neuron per concept, as in the paper. Paper: K = 10 / 20 / 50."]  # fmt: skip
-    for dataset in dict.fromkeys(_dataset(c) for c in runs):
-        cells = [c for c in runs if _dataset(c) == dataset]
-        header = ["concept"] + [f"{_model(c)} p@{k}" for c in cells for k in PURITY_K] + ["paper"]
-        rows = []
-        for concept in _purity_concepts(runs, dataset):
-            row = [concept]
-            for cell in cells:
-                base = _base_runs(runs[cell])
-                row += [_stat([m["purity"].get(concept, {}).get(f"p@{k}") for m in base]) for k in PURITY_K]
-            reported = [f"{_model(c)} " + " / ".join(f"{v:.2f}" for v in paper.PURITY[c][concept])
-                        for c in cells if concept in paper.PURITY.get(c, {})]  # fmt: skip
-            rows.append(row + ["; ".join(reported) or ""])
-        seeds = _seeds(m for c in cells for m in _base_runs(runs[c]))
-        parts += ["", f"**{DATASET_NAMES.get(dataset, dataset)}** (seeds {seeds})", "", _table(header, rows)]
-    return "\n".join(parts)
-
-
-def _popularity(runs: Runs) -> str:
-    rows, decades = [], []
-    for cell, results in runs.items():
-        base = _base_runs(results)
-        pop = [m["popularity_neuron"] for m in base]
-        reported = paper.POPULARITY_PERCENTILE.get(cell, {})
-        rows.append([
-            cell, _stat([p.get("percentile@20") for p in pop]), _stat([p.get("percentile@50") for p in pop]),
-            " / ".join(f"{v:.1f}%" for v in reported.values()), _seeds(base),
-        ])  # fmt: skip
-        first = _first(results, "relu")
-        for decade, best in sorted((first or {}).get("decade_neurons", {}).items()):
-            reported_share = paper.DECADE_SHARE.get(cell, {}).get(decade)
-            decades.append([cell, decade, best["neuron"], f"{best['share@20']:.2f}", f"{reported_share:.2f}" if reported_share else ""])
-    parts = [
-        "## 2. Popularity and decade neurons", "",
-        "Popularity neuron: mean popularity percentile (0% = the most popular item) of its top-20 and "
-        "top-50 items. Paper: ML-1M MF about 2.5% (K = 20) to 4% (K = 50).", "",
-        _table(["cell", "percentile@20 (%)", "percentile@50 (%)", "paper", "seeds"], rows),
-    ]  # fmt: skip
-    if decades:
-        parts += ["", "Decade neurons (the best neuron per decade, seed 0): share of its top-20 items from that "
-                  "decade. Paper: a \"90s Action\" neuron with about 95% of its top items from the 1990s.", "",
-                  _table(["cell", "decade", "neuron", "share@20", "paper"], decades)]  # fmt: skip
-    return "\n".join(parts)
-
-
-def _beta(runs: Runs) -> str:
-    rows = []
-    for cell, results in runs.items():
-        for beta in sorted({m["beta"] for m in results.values() if m.get("kind") == "relu"}):
-            group = _beta_runs(results, beta)
-            reported = paper.BETA_ABLATION.get(cell, {}).get(beta)
-            rows.append([
-                cell, f"{beta:g}", _stat([m["rbo@20"] for m in group]), _stat([m["kendall_tau@20"] for m in group]),
-                _stat([m["ms"] for m in group]), _stat([m["dead_ratio"] for m in group]),
-                _stat([m["ndcg@10_original"] for m in group], 3), _stat([m["ndcg@10_reconstructed"] for m in group], 3),
-                " / ".join(f"{v:.2f}" for v in reported) if reported else "", _seeds(group),
-            ])  # fmt: skip
-    header = ["cell", "beta", "RBO@20", "Kendall tau@20", "MS", "dead ratio", "NDCG@10 original",
-              "NDCG@10 reconstructed", "paper RBO / tau / MS", "seeds"]  # fmt: skip
-    return "\n".join([
-        "## 3. Effect of beta (the prediction-aware loss)", "",
-        "Fidelity of the reconstructed embeddings' top-20 to the recommender's own (RBO p = 0.9, Kendall "
-        "tau), monosemanticity (MS, Pach et al., over concept vectors), dead-neuron ratio, and NDCG@10 "
-        "on held-out positives with the original and the reconstructed embeddings.", "",
-        _table(header, rows),
-    ])  # fmt: skip
-
-
-def _topk(runs: Runs) -> str:
-    rows = []
-    for cell, results in runs.items():
-        for kind, name in (("relu", "ReLU + KL (paper)"), ("topk", "TopK")):
-            run = _first(results, kind)
-            if run:
-                rows.append([cell, name, f"{run['dead_ratio']:.2f}", f"{run['ms']:.2f}", f"{run['rbo@20']:.2f}",
-                             run["n_labelled_neurons"], run["seed"]])  # fmt: skip
-    return "\n".join([
-        "## 4. KL sparsity versus the TopK baseline", "",
-        "Same recommender, beta and seed; TopK keeps the k = 20% of m largest pre-activations per vector.", "",
-        _table(["cell", "SAE", "dead ratio", "MS", "RBO@20", "labelled neurons", "seed"], rows),
-    ])  # fmt: skip
-
-
-def _matryoshka(runs: Runs) -> str:
-    rows = []
-    for cell, results in runs.items():
-        run = _first(results, "matryoshka")
-        for group in (run or {}).get("matryoshka", []):
-            labels = ", ".join(f"{e['label']} ({e['purity@10']:.2f})" for e in group["labels"]) or "none"
-            rows.append([cell, group["neurons"], f"{group['labelled_share']:.2f}", _stat([group["mean_purity@10"]]), labels])
-    return "\n".join([
-        "## 5. Matryoshka SAE: broad concepts first", "",
-        "Nested prefixes at a quarter, half and all of m; each row is the neurons a prefix adds, with their "
-        "automatic labels and each label's purity@10 (seed 0). Broad concepts should sit in the first prefix.", "",
-        _table(["cell", "neurons", "labelled share", "mean purity@10", "labels (purity@10)"], rows),
-    ])  # fmt: skip
-
-
-def _interventions(runs: Runs) -> str:
-    filtering, promotion, popularity = [], [], []
-    for cell, results in runs.items():
-        studies = (_first(results, "relu") or {}).get("interventions", {})
-        if "filtering" in studies:
-            f = studies["filtering"]
-            filtering.append([cell, f["concept"], f["users"], f"{f['share@10_before']:.2f} → {f['share@10_after']:.2f}",
-                              f"{f['collateral_rbo']:.2f}"])  # fmt: skip
-        if "promotion" in studies:
-            p = studies["promotion"]
-            promotion.append([cell, f"{p['item']} ({p['concept']})", f"{', '.join(p['audiences'])} ({p['users']})",
-                              f"{p['median_rank_before']:.0f} → {p['median_rank_after']:.0f}",
-                              f"{p['in_top30_before']:.2f} → {p['in_top30_after']:.2f}", f"{p['collateral_rbo']:.2f}"])  # fmt: skip
-        if "popularity" in studies:
-            q = studies["popularity"]
-            popularity.append([cell, q["users"], f"{q['long_tail_share@10_before']:.2f} → {q['long_tail_share@10_after']:.2f}",
-                               f"{q['mean_percentile@10_before']:.1f} → {q['mean_percentile@10_after']:.1f}",
-                               f"{q['collateral_rbo']:.2f}"])  # fmt: skip
-    return "\n".join([
-        "## 6. Interventions (seed 0, no retraining)", "",
-        "Collateral RBO: agreement of each top-K list before and after the edit, over the items the edit "
-        "did not target (1 = the rest of the list kept its order).", "",
-        "**Filtering**: suppress the concept's best neuron for the 50 test users whose top-10 holds the most of it.", "",
-        _table(["cell", "concept", "users", "concept share in top-10", "collateral RBO"], filtering), "",
-        "**Promotion**: set the item's concept neuron to twice its largest item activation, for the test "
-        "users whose most frequent concept is one of the audience's (users who already had the item are left out).", "",
-        _table(["cell", "item", "audience (users)", "median rank", "share with it in top-30", "collateral RBO"], promotion)
-        if promotion else "No cell has the promoted concept (Folk is a Last.FM tag).", "",
-        "**Popularity control**: suppress the popularity neuron for every test user; long tail = items "
-        "outside the 20% most popular.", "",
-        _table(["cell", "users", "long-tail share in top-10", "mean popularity percentile of top-10", "collateral RBO"], popularity),
-    ])  # fmt: skip
-
-
-def shortfalls(runs: Runs) -> list[str]:
-    """Every paper number our mean misses by more than the stated gap (purity points, RBO)."""
-    found = []
-    for cell, results in runs.items():
-        base = _base_runs(results)
-        for concept, reported in paper.PURITY.get(cell, {}).items():
-            for k, value in zip(PURITY_K, reported):
-                ours = [m["purity"].get(concept, {}).get(f"p@{k}") for m in base]
-                ours = [v for v in ours if v is not None]
-                if not ours:
-                    found.append(f"{cell}: no {concept} concept in our data (paper purity@{k} {value:.2f})")
-                elif value - np.mean(ours) > paper.PURITY_GAP:
-                    found.append(f"{cell}: {concept} purity@{k} {np.mean(ours):.2f} against the paper's {value:.2f}"
-                                 f" ({_carriers(results, concept)})")
-        for beta, (rbo, _, _) in paper.BETA_ABLATION.get(cell, {}).items():
-            ours = [m["rbo@20"] for m in _beta_runs(results, beta)]
-            if ours and rbo - np.mean(ours) > paper.RBO_GAP:
-                found.append(f"{cell}: RBO@20 at beta {beta:g} {np.mean(ours):.2f} against the paper's {rbo:.2f}")
-    return found
-
-
-def _carriers(cell: dict[str, dict], concept: str) -> str:
-    """How many items carry the concept: purity@K cannot exceed that count over K."""
-    recommender = cell.get("recommender", {})
-    return f"{recommender.get('concept_items', {}).get(concept, 0)} of {recommender.get('n_items', '?')} items carry it"
-
-
-def _sd(values: Sequence[float]) -> float:
-    """The sample standard deviation the tables print (0 for a single run)."""
-    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-
-
-def _lastfm_note(runs: Runs) -> str:
-    """Last.FM's concepts depend on our tag rule: say how many artists and tags the data kept."""
-    cell = next((results for name, results in runs.items() if _dataset(name) == "lastfm"), None)
-    if cell is None or "recommender" not in cell:
-        return ""
-    recommender = cell["recommender"]
-    counts = recommender.get("concept_items", {})
-    named = sorted({c for name in paper.PURITY if _dataset(name) == "lastfm" for c in paper.PURITY[name]})
-    present = ", ".join(f"{c} {counts[c]}" for c in named if c in counts)
-    absent = ", ".join(c for c in named if c not in counts)
-    return (
-        f" On Last.FM, the paper's filtering (artists with more than 40 listeners) leaves {recommender['n_items']} "
-        f"artists and {len(counts)} tags from each artist's top 3 (`platform/monorec/data/lastfm.py`); artists "
-        f"carrying the tags the paper names: {present}" + (f"; not in our tag vocabulary: {absent}" if absent else "")
-        + ". The paper does not spell out its tag preprocessing, so Last.FM concepts are the least comparable."
+def _figures() -> str:
+    return "\n".join(
+        [
+            "## Figures",
+            "",
+            "![Purity@10 of each concept's best neuron](purity.png)",
+            "",
+            "![RBO@20 and MS against beta](beta_ablation.png)",
+        ]
     )
 
 
-def _shortfalls(runs: Runs) -> str:
-    found = shortfalls(runs)
-    listing = "\n".join(f"- {line}" for line in found) if found else "None: every paper number is met within those margins."
-    return "\n".join([
-        "## Where we fall short of the paper", "",
-        f"Paper numbers missed by more than {paper.PURITY_GAP * 100:.0f} points of purity or {paper.RBO_GAP:g} of RBO:", "",
-        listing, "",
-        "What was tried. The recommenders use the paper's settings (d, epochs, Adam, 5 held-out positives) "
-        "with a larger batch and learning rate than the paper's 256 / 1e-3, chosen by "
-        "`benchmarks/bench_recommender.py` within 2% of batch 256's NDCG@10; the SAEs use the paper's "
-        "defaults with batch and learning rate chosen by `benchmarks/bench_sae.py` (Last.FM: batch 1024, "
-        "for its 25 times fewer training pairs), which measured the "
-        "same RBO@20 and purity with the notebooks' batch 256 / lr 1e-3 on ML-1M MF "
-        "(`benchmarks/results/bench_sae_cpu.json`), so a fidelity gap is not the fast setting. Our top-K "
-        "lists exclude each user's training items and average over every test user; the paper's summary "
-        "says neither. MS is not comparable in level: ours uses the cosine of concept multi-hot vectors as "
-        "the SAE-independent item similarity. The paper's notebooks also used other loss weights (MF: "
-        "alpha 0.1, beta 1; NCF: alpha 2, beta 10, lambda2 0.07) and `jobs/tune_sae.py` searches them; "
-        "neither is used here, so every number comes from the stated defaults and the paper's rule (best "
-        "neuron per concept), not from tuning toward the paper's numbers." + _lastfm_note(runs),
-    ])  # fmt: skip
-
-
-def _figures() -> str:
-    return "\n".join([
-        "## Figures", "",
-        "![Purity@10 of each concept's best neuron](purity.png)", "",
-        "![RBO@20 and MS against beta](beta_ablation.png)",
-    ])
-
-
-# ---------------------------------------------------------------- figure data
-
-
 def _purity_frame(runs: Runs) -> dict[str, dict[str, dict[str, tuple[float, float]]]]:
-    """dataset -> model -> concept -> (mean, sd) purity@10 over the seeds."""
+    """dataset -> model -> concept -> (mean, sd) purity at the smallest K over the seeds."""
     frame: dict = {}
     for cell, results in runs.items():
-        dataset = _dataset(cell)
+        dataset = dataset_of(cell)
         values = {}
-        for concept in _purity_concepts(runs, dataset):
-            ours = [m["purity"][concept]["p@10"] for m in _base_runs(results) if concept in m["purity"]]
+        for concept in purity_concepts(runs, dataset):
+            bests = [r.run.mono.concepts[concept] for r in results.base() if concept in r.run.mono.concepts]
+            ours = [best.purity[min(best.purity)] for best in bests]
             if ours:
-                values[concept] = (float(np.mean(ours)), _sd(ours))
-        frame.setdefault(dataset, {})[_model(cell)] = values
+                values[concept] = (float(np.mean(ours)), sd(ours))
+        frame.setdefault(dataset, {})[model_of(cell)] = values
     return frame
 
 
 def _beta_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, float]]]]:
-    """metric -> cell -> [(beta, mean, sd)]."""
-    frame: dict = {"rbo@20": {}, "ms": {}}
-    for metric in frame:
-        for cell, results in runs.items():
-            betas = sorted({m["beta"] for m in results.values() if m.get("kind") == "relu"})
-            frame[metric][cell] = [
-                (beta, float(np.mean(v)), _sd(v))
-                for beta in betas
-                for v in [[m[metric] for m in _beta_runs(results, beta)]]
+    """metric -> cell -> [(beta, mean, sd)] for fidelity (RBO) and MS."""
+    measures = {"rbo@20": lambda r: r.run.fidelity.rbo, "ms": lambda r: r.run.mono.ms}
+    frame: dict = {}
+    for metric, measure in measures.items():
+        frame[metric] = {
+            cell: [
+                (beta, float(np.mean(values)), sd(values))
+                for beta in results.betas()
+                for values in [[measure(r) for r in results.at_beta(beta)]]
             ]
+            for cell, results in runs.items()
+        }
     return frame

@@ -1,11 +1,12 @@
-"""The paper's reported numbers (METHOD.md section 6), the level each table is compared against.
+"""The paper's reported numbers (docs/method.md §6), the level each table is compared against.
 
 Keys are cells (`<dataset>_<model>`). The beta ablation figures come from a summary of the paper
-for ML-1M; METHOD.md does not say which recommender, so they are compared with MF, the
+for ML-1M; the summary does not say which recommender, so they are compared with MF, the
 paper's headline model. "Country, Folk and Metal near 1.00 at K = 10" on Last.FM names no
 model, so it is compared with both.
 """
 
+PURITY_K = (10, 20, 50)  # the K of each purity the paper reports, in order
 PURITY: dict[str, dict[str, tuple[float, ...]]] = {  # cell -> concept -> purity at K = 10, 20, 50
     "ml1m_mf": {"Horror": (1.00, 1.00, 1.00), "Comedy": (1.00, 1.00, 1.00), "Children's": (0.90, 0.90, 0.88)},
     "ml1m_ncf": {"Comedy": (0.90, 0.95, 0.76), "Horror": (0.90, 0.95, 0.96)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from monorec.config import ExperimentConfig, ReproduceConfig
+from monorec.reproduction.records import VariantKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -12,7 +13,7 @@ class Variant:
     """One SAE run of a cell. `kind` is `relu` (the paper's KL-sparse SAE), `matryoshka` or `topk`."""
 
     name: str
-    kind: str
+    kind: VariantKind
     seed: int
     beta: float
     config: ExperimentConfig
@@ -38,7 +39,7 @@ def cell_plan(base: ExperimentConfig, settings: ReproduceConfig) -> list[Variant
     return variants
 
 
-def _variant(base: ExperimentConfig, name: str, kind: str, seed: int, beta: float, **sae) -> Variant:
+def _variant(base: ExperimentConfig, name: str, kind: VariantKind, seed: int, beta: float, **sae) -> Variant:
     config = dataclasses.replace(
         base,
         sae=dataclasses.replace(base.sae, **sae),

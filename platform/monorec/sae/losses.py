@@ -1,4 +1,4 @@
-"""The SAE's loss terms, each a small function (METHOD.md section 3).
+"""The SAE's loss terms, each a small function (docs/method.md §3).
 
     L_total = alpha * L_emb + beta * L_pred + lambda1 * L1 + lambda2 * KL
 

@@ -16,8 +16,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from monorec.config import SAEConfig
-from monorec.errors import ConfigError
+from monorec.config import ExperimentConfig, SAEConfig
 from monorec.sae.activations import build_activation
 
 EPS = 1e-6
@@ -35,7 +34,6 @@ class Encoded:
 class SparseAutoencoder(nn.Module):
     def __init__(self, embedding_dim: int, config: SAEConfig) -> None:
         super().__init__()
-        _validate(config)
         self.config = config
         self.embedding_dim, self.n_latents = embedding_dim, config.n_latents
         encoder = torch.empty(config.n_latents, embedding_dim)
@@ -72,11 +70,12 @@ class SparseAutoencoder(nn.Module):
         return self.decode(encoded), encoded
 
 
-def _validate(config: SAEConfig) -> None:
-    if config.n_latents < 1:
-        raise ConfigError(f"sae.n_latents must be positive, got {config.n_latents}")
-    prefixes = config.matryoshka
-    if prefixes and (prefixes != sorted(set(prefixes)) or prefixes[0] < 1 or prefixes[-1] != config.n_latents):
-        raise ConfigError(f"sae.matryoshka must be increasing sizes ending at sae.n_latents={config.n_latents}, got {prefixes}")
-    if config.activation != "relu" and not 1 <= config.k <= config.n_latents:
-        raise ConfigError(f"sae.k must be in 1..{config.n_latents} for {config.activation}, got {config.k}")
+def build_sae(config: ExperimentConfig, embedding_dim: int) -> SparseAutoencoder:
+    """A freshly initialised SAE for `config`: the same `sae_train.seed` always gives the same weights.
+
+    The one place an SAE is seeded and built, so a run, a search trial and a Ray Train worker
+    given the same config start from identical weights.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.sae_train.seed)
+        return SparseAutoencoder(embedding_dim, config.sae)

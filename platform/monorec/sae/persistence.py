@@ -7,10 +7,11 @@ from pathlib import Path
 
 import torch
 
-from monorec.config import SAEConfig, from_dict
+from monorec.config import SAEConfig
 from monorec.errors import DataError
 from monorec.sae.model import SparseAutoencoder
 from monorec.storage import load_tensors, read_json, save_tensors, write_json
+from monorec.typed import from_dict
 
 WEIGHTS, DESCRIPTION = "sae.safetensors", "sae.json"
 
@@ -18,7 +19,11 @@ WEIGHTS, DESCRIPTION = "sae.safetensors", "sae.json"
 def save_sae(sae: SparseAutoencoder, folder: Path, recommender: dict) -> None:
     """`recommender` identifies the frozen model: its folder (relative to `folder`) and config hash."""
     save_tensors(folder / WEIGHTS, sae.state_dict())
-    description = {"config": dataclasses.asdict(sae.config), "embedding_dim": sae.embedding_dim, "recommender": recommender}
+    description = {
+        "config": dataclasses.asdict(sae.config),
+        "embedding_dim": sae.embedding_dim,
+        "recommender": recommender,
+    }
     write_json(folder / DESCRIPTION, description)
 
 

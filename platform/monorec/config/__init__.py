@@ -1,0 +1,40 @@
+"""Typed configs: one dataclass per YAML section, read from files with `--set` overrides."""
+
+from monorec.config.data import DataConfig, GenericDataConfig, LastfmConfig, SyntheticConfig
+from monorec.config.experiment import (
+    ExperimentConfig,
+    ReproduceConfig,
+    config_hash,
+    recommender_hash,
+    run_hash,
+)
+from monorec.config.files import apply_overrides, load_config
+from monorec.config.sae import Activation, CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig
+from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
+from monorec.config.tune import SearchRange, TrackingConfig, TuneConfig
+
+__all__ = [
+    "Activation",
+    "CaseStudyConfig",
+    "DataConfig",
+    "EvalConfig",
+    "ExperimentConfig",
+    "GenericDataConfig",
+    "InterpretConfig",
+    "LastfmConfig",
+    "ModelConfig",
+    "RayConfig",
+    "ReproduceConfig",
+    "SAEConfig",
+    "SAETrainConfig",
+    "SearchRange",
+    "SyntheticConfig",
+    "TrackingConfig",
+    "TrainConfig",
+    "TuneConfig",
+    "apply_overrides",
+    "config_hash",
+    "load_config",
+    "recommender_hash",
+    "run_hash",
+]

@@ -1,0 +1,88 @@
+"""The whole-run configs: one experiment (dataset x model, then its SAE) and the reproduction."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from monorec.config.checks import at_least, within
+from monorec.config.data import DataConfig
+from monorec.config.sae import CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig
+from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
+from monorec.config.tune import TrackingConfig, TuneConfig
+from monorec.errors import ConfigError
+from monorec.typed import to_dict
+
+RECOMMENDER_SECTIONS = ("data", "model", "train", "eval")
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One config file per dataset x model: the recommender's settings, then the SAE's.
+
+    Every job reads the same file and uses the sections it needs, so the SAE job trains exactly
+    the recommender that `jobs/train_recommender.py` would. `ray` says where training runs and
+    is left out of every hash: the same settings give the same model on one process or many.
+    """
+
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    ray: RayConfig = dataclasses.field(default_factory=RayConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    sae: SAEConfig = dataclasses.field(default_factory=SAEConfig)
+    sae_train: SAETrainConfig = dataclasses.field(default_factory=SAETrainConfig)
+    interpret: InterpretConfig = dataclasses.field(default_factory=InterpretConfig)
+    case_studies: CaseStudyConfig = dataclasses.field(default_factory=CaseStudyConfig)
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
+    tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
+
+
+@dataclasses.dataclass
+class ReproduceConfig:
+    """`jobs/reproduce.py`: the paper's experiments over several dataset x model cells.
+
+    cells: experiment configs (paths relative to this file), one per dataset x model. For each,
+    one recommender, then SAEs for every beta in `betas` and seed in `seeds` (the seed is the
+    SAE's: the recommender is shared so that the ablation isolates beta), plus a Matryoshka SAE
+    (prefixes at `matryoshka_fractions` of m) and a TopK SAE (k = `topk_fraction` of m) at the
+    config's own beta and the first seed. `overrides` apply to every cell (`--set` syntax).
+    """
+
+    cells: list[str] = dataclasses.field(
+        default_factory=lambda: ["ml1m_mf.yaml", "ml1m_ncf.yaml", "lastfm_mf.yaml", "lastfm_ncf.yaml"]
+    )
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    betas: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.1, 1.0])
+    matryoshka_fractions: list[float] = dataclasses.field(default_factory=lambda: [0.25, 0.5, 1.0])
+    topk_fraction: float = 0.2
+    overrides: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.cells or not self.seeds:
+            raise ConfigError("a reproduction needs at least one cell and one seed")
+        for beta in self.betas:
+            at_least("betas[]", beta, 0)
+        for fraction in (*self.matryoshka_fractions, self.topk_fraction):
+            within("matryoshka_fractions[] and topk_fraction", fraction, 0, 1, open_interval=False)
+
+
+def config_hash(config: Any) -> str:
+    """A stable short hash of a config: the cache key for artifacts derived from it."""
+    canonical = json.dumps(to_dict(config) if dataclasses.is_dataclass(config) else config, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def run_hash(config: ExperimentConfig) -> str:
+    """Hash of everything that determines a run's numbers (not where it ran: `ray`, `tracking`)."""
+    values = to_dict(config)
+    for placement in ("ray", "tracking"):
+        values.pop(placement)
+    return config_hash(values)
+
+
+def recommender_hash(config: ExperimentConfig) -> str:
+    """Hash of the sections that determine the recommender: SAE settings do not retrain it."""
+    return config_hash({name: to_dict(getattr(config, name)) for name in RECOMMENDER_SECTIONS})

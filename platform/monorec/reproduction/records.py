@@ -1,0 +1,107 @@
+"""What the reproduction keeps per run (`results/metrics/<cell>/<run>.json`) and how the page reads it.
+
+Each file is a typed record: the run's own result (`RecommenderRun`, `SAERun`) plus where it
+sits in the reproduction (cell, variant, seed, beta) and what it cost (wall time, machine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from monorec.errors import DataError
+from monorec.results import RecommenderRun, SAERun, from_json
+from monorec.storage import read_json, write_json
+from monorec.typed import to_dict
+
+VariantKind = Literal["relu", "matryoshka", "topk"]
+RECOMMENDER = "recommender"
+CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecommenderRecord:
+    cell: str
+    concept_items: dict[str, int]  # items carrying each concept: purity@K cannot exceed count / K
+    wall_seconds: float
+    machine: str
+    run: RecommenderRun
+
+
+@dataclasses.dataclass(frozen=True)
+class SAERecord:
+    cell: str
+    variant: str
+    kind: VariantKind
+    seed: int
+    beta: float
+    base_beta: float  # the cell config's own beta: the paper-default SAE is the one at this beta
+    wall_seconds: float
+    machine: str
+    run: SAERun
+
+    @property
+    def is_base(self) -> bool:
+        return self.beta == self.base_beta
+
+
+@dataclasses.dataclass
+class CellRuns:
+    """Every finished run of one dataset x model cell."""
+
+    recommender: RecommenderRecord | None
+    saes: dict[str, SAERecord]
+
+    def base(self) -> list[SAERecord]:
+        """The paper-default SAE (ReLU + KL at the config's beta), one per seed."""
+        return [r for r in self.saes.values() if r.kind == "relu" and r.is_base]
+
+    def at_beta(self, beta: float) -> list[SAERecord]:
+        return [r for r in self.saes.values() if r.kind == "relu" and r.beta == beta]
+
+    def betas(self) -> list[float]:
+        return sorted({r.beta for r in self.saes.values() if r.kind == "relu"})
+
+    def first(self, kind: VariantKind) -> SAERecord | None:
+        """The run of `kind` at the base beta with the lowest seed (seed 0 in the default plan)."""
+        runs = sorted((r for r in self.saes.values() if r.kind == kind and r.is_base), key=lambda r: r.seed)
+        return runs[0] if runs else None
+
+    def records(self) -> list[RecommenderRecord | SAERecord]:
+        return ([self.recommender] if self.recommender else []) + list(self.saes.values())
+
+
+Runs = dict[str, CellRuns]
+Record = TypeVar("Record", RecommenderRecord, SAERecord)
+
+
+def write_record(record: RecommenderRecord | SAERecord, path: Path) -> None:
+    write_json(path, to_dict(record))
+
+
+def read_record(cls: type[Record], path: Path) -> Record:
+    return from_json(cls, read_json(path), str(path))
+
+
+def finished(cls: type[RecommenderRecord | SAERecord], path: Path, fingerprint: str) -> bool:
+    """Whether `path` holds a readable record of a run with this config hash."""
+    if not path.is_file():
+        return False
+    try:
+        return read_record(cls, path).run.config_hash == fingerprint
+    except DataError:  # written by another version of monorec: recompute it
+        return False
+
+
+def load_runs(results_dir: Path) -> Runs:
+    """Every cell's records under `results_dir/metrics/`, cells in the paper's order."""
+    cells: Runs = {}
+    for folder in sorted((results_dir / "metrics").glob("*")):
+        if folder.is_dir():
+            recommender_path = folder / f"{RECOMMENDER}.json"
+            recommender = read_record(RecommenderRecord, recommender_path) if recommender_path.is_file() else None
+            saes = {p.stem: read_record(SAERecord, p) for p in sorted(folder.glob("*.json")) if p != recommender_path}
+            cells[folder.name] = CellRuns(recommender, saes)
+    order = {name: i for i, name in enumerate(CELL_ORDER)}
+    return dict(sorted(cells.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))

@@ -1,0 +1,272 @@
+"""Typed results of every run: what `metrics.json` holds, what MLflow logs, what the page reads.
+
+Each job returns one of these dataclasses. `to_json` writes it (the shape of `metrics.json`),
+`from_json` reads it back with its types checked, and `mlflow_metrics` names every number for
+MLflow by its path in the dataclass (`fidelity/rbo`, `mono/concepts/Horror/purity/10`), so no caller
+ever rebuilds a key string such as `in_top30_before` from a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from monorec.errors import DataError
+from monorec.storage import read_json, write_json
+from monorec.typed import from_dict, to_dict
+
+T = TypeVar("T")
+MLFLOW_UNSAFE = re.compile(r"[^\w./\- :]")  # MLflow allows letters, digits, _ - . / space and :
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingMetrics:
+    """Held-out positives ranked among candidates: HR@k, NDCG@k, MRR, MPR (docs/method.md §4)."""
+
+    k: int
+    ndcg: float
+    hr: float
+    mrr: float
+    mpr: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranking:
+    """Full ranking (against every unseen item) and sampled ranking (against sampled negatives)."""
+
+    full: RankingMetrics
+    sampled: RankingMetrics
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSummary:
+    name: str
+    n_users: int
+    n_items: int
+    n_interactions: int
+    n_test_users: int
+    checksum: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSummary:
+    epochs: int
+    seconds: float
+    samples_per_second: float
+    final_loss: float
+    device: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RecommenderRun:
+    """`jobs/train_recommender.py`: the model's ranking quality next to the popularity baseline."""
+
+    dataset: DatasetSummary
+    model: Ranking
+    popularity: Ranking
+    training: TrainingSummary
+    config_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Fidelity:
+    """How well the reconstruction keeps the recommender's lists and quality (docs/method.md §4)."""
+
+    depth: int
+    rbo: float
+    kendall_tau: float
+    original: RankingMetrics
+    reconstructed: RankingMetrics
+
+
+@dataclasses.dataclass(frozen=True)
+class ConceptNeuron:
+    """A concept's best neuron and its purity@K for each K."""
+
+    neuron: int
+    purity: dict[int, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class PopularityNeuron:
+    """The neuron whose top items are the most popular: mean popularity percentile at each K."""
+
+    neuron: int
+    percentile: dict[int, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class DecadeNeuron:
+    """A decade's best neuron: the share of its top-k items from that decade."""
+
+    neuron: int
+    k: int
+    share: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PrefixLabel:
+    neuron: int
+    label: str
+    purity: float  # purity@k of the neuron for its own label
+
+
+@dataclasses.dataclass(frozen=True)
+class PrefixGroup:
+    """The neurons one Matryoshka prefix adds (first..last), with their labels and purity@k."""
+
+    first: int
+    last: int
+    k: int
+    labels: list[PrefixLabel]
+    labelled_share: float
+    mean_purity: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Monosemanticity:
+    """What the SAE's neurons mean: MS, dead ratio, each concept's best neuron (`concepts`)."""
+
+    ms: float
+    dead_ratio: float
+    n_labelled: int
+    concepts: dict[str, ConceptNeuron]
+    popularity_neuron: PopularityNeuron
+    decade_neurons: dict[str, DecadeNeuron]
+    prefixes: list[PrefixGroup] = dataclasses.field(default_factory=list)  # Matryoshka SAEs only
+
+
+@dataclasses.dataclass(frozen=True)
+class FilteringResult:
+    """Suppressing a concept's neuron: the concept's share of the top-k before and after."""
+
+    concept: str
+    neurons: list[int]
+    users: int
+    k: int
+    share_before: float
+    share_after: float
+    collateral_rbo: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionResult:
+    """Raising one item's concept neuron: its rank and presence in the audience's top-k."""
+
+    concept: str
+    item: str
+    audiences: list[str]
+    neurons: list[int]
+    value: float
+    users: int
+    k: int
+    median_rank_before: float
+    median_rank_after: float
+    in_top_before: float
+    in_top_after: float
+    collateral_rbo: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PopularityResult:
+    """Suppressing the popularity neuron: long-tail share and popularity of the top-k."""
+
+    neurons: list[int]
+    users: int
+    k: int
+    long_tail_share_before: float
+    long_tail_share_after: float
+    mean_percentile_before: float
+    mean_percentile_after: float
+    collateral_rbo: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseStudies:
+    """The three interventions of docs/method.md §5 (None where the data cannot run one)."""
+
+    filtering: FilteringResult | None = None
+    promotion: PromotionResult | None = None
+    popularity: PopularityResult | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SAERun:
+    """`jobs/train_sae.py`: fidelity, monosemanticity and steering of one SAE."""
+
+    fidelity: Fidelity
+    mono: Monosemanticity
+    steering: CaseStudies
+    training: TrainingSummary
+    config_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    version: str
+    alias: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneRun:
+    """`jobs/tune_sae.py`: the best trial's search scores, its full evaluation and its registry entry."""
+
+    objective: float
+    monosemanticity: float
+    fidelity: float
+    params: dict[str, Any]
+    sae: SAERun
+    registered: RegisteredModel | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialReport:
+    """One epoch of one search trial, as Ray Tune and MLflow see it."""
+
+    epoch: int
+    objective: float
+    monosemanticity: float
+    fidelity: float
+    dead_ratio: float
+    loss: float
+    metric: Literal["ms", "purity"]
+
+
+def to_json(run: Any) -> dict:
+    """The `metrics.json` form of a result."""
+    return to_dict(run)
+
+
+def from_json(cls: type[T], values: dict, source: str = "metrics") -> T:
+    """Read a result back, with a clear error naming the key of anything missing or mistyped."""
+    return from_dict(cls, values, error=DataError, noun=f"{source} key")
+
+
+def write_result(run: Any, path: Path) -> None:
+    write_json(path, to_json(run))
+
+
+def read_result(cls: type[T], path: Path) -> T:
+    if not path.is_file():
+        raise DataError(f"no results file at {path}")
+    return from_json(cls, read_json(path), str(path))
+
+
+def mlflow_metrics(run: Any, prefix: str = "") -> dict[str, float]:
+    """Every finite number of a result, named by its path: `fidelity/rbo`, `mono/concepts/Horror/purity/10`.
+
+    Strings, lists and None are not metrics and are left out; booleans are not numbers here.
+    """
+    flat: dict[str, float] = {}
+    items = dataclasses.asdict(run).items() if dataclasses.is_dataclass(run) else run.items()
+    for key, value in items:
+        name = MLFLOW_UNSAFE.sub("", f"{prefix}{key}")
+        if isinstance(value, dict):
+            flat.update(mlflow_metrics(value, f"{name}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            flat[name] = float(value)
+    return flat

@@ -1,0 +1,124 @@
+"""The SAE search with Ray Tune (needs `monorec[ray,mlflow]`): every trial a nested MLflow run.
+
+`run_tune` trains (or reuses) the recommender, runs the search of `monorec.tune.search`, and
+hands the best trial to `monorec.tune.finish`, which finishes, bundles and registers it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+from ray import tune
+from ray.tune import ResultGrid
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from monorec import tracking
+from monorec.config import ExperimentConfig, recommender_hash
+from monorec.data import load_split
+from monorec.distributed import init_ray
+from monorec.distributed.payload import make_payload
+from monorec.errors import ConfigError
+from monorec.paths import monorec_home
+from monorec.pipeline import trained_recommender
+from monorec.results import TuneRun
+from monorec.tune.finish import finish_search
+from monorec.tune.search import INFEASIBLE, check_searchable, run_trial, search_space
+from monorec.typed import to_dict
+
+log = logging.getLogger(__name__)
+TABLE_COLUMNS = ("trial", "objective", "monosemanticity", "fidelity", "dead_ratio", "epoch")
+
+
+def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -> TuneRun:
+    """Search, then evaluate, bundle and register the best trial."""
+    check_searchable(config)
+    uri = tracking.tracking_uri(config.tracking.uri)
+    log.info("MLflow tracking store: %s", uri)
+    client = tracking.client(uri)
+    experiment = tracking.experiment_id(client, tracking.model_name(config))
+    recommender = trained_recommender(config, recommender_cache(config))
+    data, split = load_split(config.data)
+    tags = tracking.run_tags(config, data.checksum)
+    storage = _storage(config)
+    path = f"{storage}/{config.tune.name}"
+    parent = tracking.search_run(client, experiment, path, tags, resume)
+    tracking.log_params(client, parent, to_dict(config))
+
+    init_ray()
+    extra = {"tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent, "tags": tags}
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, payload=make_payload(config, recommender, **extra)),
+        {"cpu": config.tune.cpus_per_trial, "gpu": config.tune.gpus_per_trial},
+    )
+    results = _tuner(config, trainable, storage, path, resume).fit()
+    trials = _trial_table(results)
+    _close_trial_runs(client, trials, config.sae_train.epochs)
+    if trials.empty or (trials["objective"] <= INFEASIBLE).all():
+        raise ConfigError("no feasible trial: every trial failed or exceeded tune.max_dead_ratio")
+    best = results.get_best_result(metric="objective", mode="max", scope="all")
+    run = finish_search(client, parent, config, best, trials, recommender, data, split, output_dir)
+    client.set_terminated(parent)
+    _print_table(trials, run, uri)
+    return run
+
+
+def _tuner(config: ExperimentConfig, trainable: object, storage: str, path: str, resume: bool) -> tune.Tuner:
+    if resume:
+        if not tune.Tuner.can_restore(path):
+            raise ConfigError(f"nothing to resume at {path}: run without --resume first")
+        return tune.Tuner.restore(path, trainable, resume_errored=True)
+    return tune.Tuner(
+        trainable,
+        param_space=search_space(config),
+        tune_config=tune.TuneConfig(
+            metric="objective",
+            mode="max",
+            search_alg=OptunaSearch(seed=config.tune.seed),
+            scheduler=ASHAScheduler(max_t=config.sae_train.epochs, grace_period=config.tune.grace_period),
+            num_samples=config.tune.num_samples,
+            max_concurrent_trials=config.tune.max_concurrent_trials,
+        ),
+        run_config=tune.RunConfig(name=config.tune.name, storage_path=storage, verbose=1),
+    )
+
+
+def _storage(config: ExperimentConfig) -> str:
+    """Where Ray keeps trial state: a URI (s3://...) as given, a local path made absolute."""
+    configured = config.tune.storage_path
+    if configured and "://" in configured:
+        return configured
+    return str(Path(configured or monorec_home() / "ray_results").expanduser().resolve())
+
+
+def recommender_cache(config: ExperimentConfig) -> Path:
+    """Where searches keep the recommender they share, one folder per recommender config."""
+    return monorec_home() / "recommenders" / recommender_hash(config)
+
+
+def _trial_table(results: ResultGrid) -> pd.DataFrame:
+    rows = [
+        {**result.config, **result.metrics, "trial": result.metrics.get("trial_id")}
+        for result in results
+        if result.metrics and "objective" in result.metrics
+    ]
+    table = pd.DataFrame(rows)
+    return table.sort_values("objective", ascending=False) if not table.empty else pd.DataFrame(columns=TABLE_COLUMNS)
+
+
+def _close_trial_runs(client: MlflowClient, trials: pd.DataFrame, epochs: int) -> None:
+    """Mark each trial's run FINISHED if it trained every epoch, KILLED if ASHA stopped it early."""
+    for run_id, epoch in zip(trials.get("mlflow_run_id", []), trials.get("epoch", [])):
+        client.set_terminated(run_id, status="FINISHED" if epoch >= epochs else "KILLED")
+
+
+def _print_table(trials: pd.DataFrame, run: TuneRun, uri: str) -> None:
+    columns = [c for c in (*TABLE_COLUMNS[:5], *run.params, "epoch") if c in trials]
+    print(trials[list(dict.fromkeys(columns))].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    registered = run.registered
+    if registered is not None:
+        print(f"\nbest trial registered as {registered.name} version {registered.version} (alias @{registered.alias})")
+    print(f"compare the trials: mlflow ui --backend-store-uri {uri}")

@@ -1,0 +1,102 @@
+"""The end of a search: the best trial's SAE finished like any other, then bundled and registered.
+
+The best trial's checkpoint goes through `monorec.pipeline.finish_sae`, the same ending as
+`jobs/train_sae.py`, so its report, metrics and neuron labels are exactly what a single run
+would produce; then the bundle is written, plots and tables are logged to the search's parent
+run, and the bundle is registered as `monorec-<dataset>-<model>@<alias>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+from mlflow import MlflowClient
+from ray.tune import Result
+
+from monorec import plots, tracking
+from monorec.bundle import write_bundle
+from monorec.config import ExperimentConfig, recommender_hash
+from monorec.data import InteractionData, Split
+from monorec.interpret import item_concepts
+from monorec.interpret.neurons import purity
+from monorec.pipeline import finish_sae
+from monorec.recommenders import TwoTowerRecommender
+from monorec.results import RegisteredModel, TrainingSummary, TuneRun, mlflow_metrics, write_result
+from monorec.sae import SparseAutoencoder, build_sae
+from monorec.sae.training import CHECKPOINT
+from monorec.storage import load_checkpoint
+from monorec.tune.search import INFEASIBLE, PURITY_K, with_params
+
+BUNDLE = "bundle"
+
+
+def finish_search(
+    client: MlflowClient,
+    parent: str,
+    config: ExperimentConfig,
+    best: Result,
+    trials: pd.DataFrame,
+    recommender: TwoTowerRecommender,
+    data: InteractionData,
+    split: Split,
+    output_dir: Path,
+) -> TuneRun:
+    """Evaluate the best trial's SAE, write and register its bundle, log plots and tables."""
+    best_config = with_params(config, dict(best.config))
+    sae = _best_sae(best, best_config, recommender)
+    epochs = int(best.metrics["epoch"])
+    training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), "cpu")
+    reference = {"path": "recommender", "config_hash": recommender_hash(config)}
+    sae_run = finish_sae(sae, recommender, data, split, best_config, training, output_dir, reference)
+    neurons = pd.read_csv(output_dir / "neurons.csv")
+    bundle = write_bundle(output_dir / BUNDLE, recommender, sae, neurons, data, split, best_config, sae_run)
+    trials.to_csv(output_dir / "trials.csv", index=False)
+    figures = _plots(sae, recommender, data, neurons, trials, output_dir / "plots")
+    name = tracking.model_name(config)
+    tracking.log_metrics(client, parent, mlflow_metrics(sae_run))
+    for artifact in ("metrics.json", "trials.csv", "report.md", "neurons.csv"):
+        client.log_artifact(parent, str(output_dir / artifact))
+    client.log_artifacts(parent, str(figures), "plots")
+    client.log_artifacts(parent, str(bundle), BUNDLE)
+    version = tracking.register_bundle(client, name, parent, BUNDLE, config.tracking.register_alias)
+    run = TuneRun(
+        objective=float(best.metrics["objective"]),
+        monosemanticity=float(best.metrics["monosemanticity"]),
+        fidelity=float(best.metrics["fidelity"]),
+        params=dict(best.config),
+        sae=sae_run,
+        registered=RegisteredModel(name, version, config.tracking.register_alias),
+    )
+    tracking.log_metrics(client, parent, mlflow_metrics({"objective": run.objective}, "tune/"))
+    write_result(run, output_dir / "metrics.json")
+    return run
+
+
+def _best_sae(best: Result, config: ExperimentConfig, recommender: TwoTowerRecommender) -> SparseAutoencoder:
+    sae = build_sae(config, recommender.embedding_dim)
+    with best.checkpoint.as_directory() as folder:
+        sae.load_state_dict(load_checkpoint(Path(folder) / CHECKPOINT)["sae"])
+    return sae.eval()
+
+
+def _plots(
+    sae: SparseAutoencoder,
+    recommender: TwoTowerRecommender,
+    data: InteractionData,
+    neurons: pd.DataFrame,
+    trials: pd.DataFrame,
+    figures: Path,
+) -> Path:
+    """The Pareto front of the trials, the best SAE's purity heatmap and activation histograms."""
+    concepts = item_concepts(data)
+    genres = concepts.family("genre")
+    with torch.no_grad():
+        codes = sae.encode(recommender.item_embeddings()).codes
+    labels = [label if isinstance(label, str) else "unlabelled" for label in neurons["label"]]
+    plots.pareto_front(trials[trials["objective"] > INFEASIBLE], figures / "pareto_front.png")
+    heatmap = purity(codes, concepts.matrix[:, genres], PURITY_K)
+    plots.purity_heatmap(heatmap, [concepts.names[c] for c in genres], figures / "purity_heatmap.png", PURITY_K)
+    plots.activation_histograms(codes.numpy(), labels, figures / "activation_histograms.png")
+    return figures

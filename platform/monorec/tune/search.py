@@ -1,0 +1,132 @@
+"""The SAE search: its space, its objective, and one trial (a Ray Tune function).
+
+One number per trial that a user can read:
+
+    objective = w * monosemanticity + (1 - w) * fidelity
+
+monosemanticity is the MS score (or, with `tune.monosemanticity: purity`, the mean over
+concepts of the best neuron's purity@10); fidelity is RBO on the validation users. Both lie
+in [0, 1]. A trial whose dead-neuron ratio exceeds `tune.max_dead_ratio` is infeasible and
+scores -1. The objective is reported after every epoch, so ASHA stops weak trials early and
+Optuna's TPE proposes the next loss weights (alpha, beta, lambda1, lambda2, rho; optionally m
+and the activation) over one fixed recommender, trained once and cached by its config hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from ray import tune
+
+from monorec import tracking
+from monorec.config import ExperimentConfig, run_hash
+from monorec.config.tune import SEARCHABLE
+from monorec.data import load_split
+from monorec.distributed.payload import payload_config, payload_recommender, restore_checkpoint
+from monorec.errors import ConfigError
+from monorec.interpret import item_concepts
+from monorec.interpret.neurons import monosemanticity, purity
+from monorec.recommenders import TwoTowerRecommender
+from monorec.results import TrialReport, mlflow_metrics
+from monorec.sae import SparseAutoencoder, build_sae, train_sae
+from monorec.typed import to_dict
+
+INFEASIBLE = -1.0
+PURITY_K = 10  # the purity objective: mean over concepts of the best neuron's purity@10
+
+
+def check_searchable(config: ExperimentConfig) -> None:
+    """Fail before any trial starts on a search with nothing to search."""
+    settings = config.tune
+    if not settings.search and not settings.n_latents and not settings.activation:
+        raise ConfigError("tune.search is empty: give at least one of alpha, beta, lambda1, lambda2, rho a range")
+
+
+def search_space(config: ExperimentConfig) -> dict:
+    space: dict = {
+        name: (tune.loguniform if bounds.log else tune.uniform)(bounds.low, bounds.high)
+        for name, bounds in config.tune.search.items()
+    }
+    if config.tune.n_latents:
+        space["n_latents"] = tune.choice(config.tune.n_latents)
+    if config.tune.activation:
+        space["activation"] = tune.choice(config.tune.activation)
+    return space
+
+
+def with_params(config: ExperimentConfig, params: dict) -> ExperimentConfig:
+    """The experiment config of one trial."""
+    sae = dataclasses.replace(
+        config.sae,
+        n_latents=params.get("n_latents", config.sae.n_latents),
+        activation=params.get("activation", config.sae.activation),
+        matryoshka=[] if "n_latents" in params else config.sae.matryoshka,
+    )
+    weights = {name: float(value) for name, value in params.items() if name in SEARCHABLE}
+    return dataclasses.replace(config, sae=sae, sae_train=dataclasses.replace(config.sae_train, **weights))
+
+
+def objective(mono: float, fidelity: float, dead: float, config: ExperimentConfig) -> float:
+    if not np.isfinite(mono) or dead > config.tune.max_dead_ratio:
+        return INFEASIBLE
+    return config.tune.weight * mono + (1 - config.tune.weight) * fidelity
+
+
+def monosemanticity_of(
+    sae: SparseAutoencoder, recommender: TwoTowerRecommender, genres: np.ndarray, config: ExperimentConfig
+) -> float:
+    """The objective's monosemanticity term for the SAE's current weights (leaves it in eval mode)."""
+    sae.eval()
+    with torch.no_grad():
+        codes = sae.encode(recommender.item_embeddings()).codes
+    if config.tune.monosemanticity == "purity":
+        return float(purity(codes, genres, PURITY_K).max(0).mean())
+    scores = monosemanticity(codes, genres, config.interpret.ms_top_n)
+    return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
+
+
+def trial_report(stats: dict, mono: float, config: ExperimentConfig) -> TrialReport:
+    """One epoch's scores from the training loop's stats and the monosemanticity term."""
+    fidelity = stats["rbo"]
+    return TrialReport(
+        epoch=stats["epoch"],
+        objective=objective(mono, fidelity, stats["dead_ratio"], config),
+        monosemanticity=mono,
+        fidelity=fidelity,
+        dead_ratio=stats["dead_ratio"],
+        loss=stats["loss"],
+        metric=config.tune.monosemanticity,
+    )
+
+
+def run_trial(params: dict, payload: dict) -> None:
+    """One trial: train the SAE on the shared recommender, report and log every epoch."""
+    config = with_params(payload_config(payload), params)
+    recommender = payload_recommender(payload)
+    data, split = load_split(config.data)
+    concepts = item_concepts(data)
+    genres = concepts.matrix[:, concepts.family("genre")]
+    client = tracking.client(payload["tracking_uri"])
+    trial_name = tune.get_context().get_trial_name()
+    run_id = tracking.nested_run(
+        client, payload["experiment_id"], payload["parent_run_id"], trial_name, payload["tags"]
+    )
+    tracking.log_params(client, run_id, {"trial": params, "sae": to_dict(config.sae)})
+    sae = build_sae(config, recommender.embedding_dim)
+    with tempfile.TemporaryDirectory() as local:
+        restore_checkpoint(tune.get_checkpoint(), Path(local))
+
+        def on_epoch(stats: dict) -> None:
+            report = trial_report(stats, monosemanticity_of(sae, recommender, genres, config), config)
+            sae.train()
+            epoch_stats = {name: value for name, value in stats.items() if name not in ("epoch", "samples")}
+            metrics = {**mlflow_metrics(report, "tune/"), **mlflow_metrics(epoch_stats, "train/")}
+            tracking.log_metrics(client, run_id, metrics, step=report.epoch)
+            tune.report({**to_dict(report), "mlflow_run_id": run_id}, checkpoint=tune.Checkpoint.from_directory(local))
+
+        # The run is closed by the driver: ASHA may stop this function at any report.
+        train_sae(sae, recommender, split, config.sae_train, Path(local), run_hash(config), on_epoch)
