@@ -4,7 +4,7 @@
 
 Trains the ML-1M MF recommender once (configs/ml1m_mf.yaml), then the SAE for 18 epochs at
 batch 256 / lr 1e-3 (the paper's setting) and at each candidate (batch, lr), and reports the
-fastest candidate that keeps RBO@20 within 0.02 of batch 256 and recovers at least as many
+fastest candidate that keeps truncated RBO@29 (report users) within 0.02 of batch 256 and recovers at least as many
 genres with purity@10 >= 0.9. Finally times `jobs/train_sae.py` end to end. Prints one JSON object.
 """
 
@@ -28,6 +28,7 @@ from monorec.devices import resolve_device
 from monorec.interpret import interpret_sae
 from monorec.pipeline import evaluate_sae, trained_recommender
 from monorec.sae import build_sae, train_sae
+from monorec.sae.training import sae_folds
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = (256, 1e-3)
@@ -40,7 +41,8 @@ def measure(config: ExperimentConfig, recommender, data, split, batch: int, lr: 
     sae = build_sae(config, recommender.embedding_dim)
     result = train_sae(sae, recommender, split, train)
     recommender.to(device)
-    fidelity = evaluate_sae(sae, recommender, split, config, device)
+    report_users = sae_folds(split, train).report
+    fidelity = evaluate_sae(sae, recommender, split, config, device, report_users)
     report = interpret_sae(sae, recommender, data, config.interpret)
     pure = sorted(c for c, best in report.mono.concepts.items() if best.purity[10] >= 0.9)
     return {
@@ -48,7 +50,8 @@ def measure(config: ExperimentConfig, recommender, data, split, batch: int, lr: 
         "lr": lr,
         "epoch_seconds": result.train_seconds / result.epochs,
         "train_seconds": result.train_seconds,
-        "rbo@20": fidelity.rbo,
+        "rbo_truncated@29": fidelity.rbo_truncated,
+        "rbo_extrapolated@20": fidelity.rbo_extrapolated,
         "genres_purity@10>=0.9": pure,
         "popularity_percentile@20": report.mono.popularity_neuron.percentile[20],
     }
@@ -69,7 +72,7 @@ def main() -> None:
     keeps = [
         c
         for c in candidates
-        if c["rbo@20"] >= reference["rbo@20"] - RBO_TOLERANCE
+        if c["rbo_truncated@29"] >= reference["rbo_truncated@29"] - RBO_TOLERANCE
         and len(c["genres_purity@10>=0.9"]) >= len(reference["genres_purity@10>=0.9"])
     ]
     fastest = min(keeps, key=lambda c: c["train_seconds"]) if keeps else None

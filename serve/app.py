@@ -1,54 +1,34 @@
 """Ray Serve application: scores users with the frozen recommender, steered through named neurons.
 
-    python jobs/serve.py --model monorec-ml1m-mf@champion   # the registered champion, 2 replicas
-    python jobs/serve.py --bundle ~/.monorec/runs/tune_sae/bundle
+    python jobs/run_service.py --model monorec-ml1m-mf@champion   # the registered champion, 2 replicas
+    python jobs/run_service.py --bundle ~/.monorec/runs/tune_sae/bundle
     RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1 serve run configs/serve.yaml
 
-Every endpoint but /health needs `Authorization: Bearer <token>` when MONOREC_API_TOKEN is set.
-Concurrent /recommend requests are scored together (`@serve.batch`), one call per distinct set
-of interventions. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
+Every endpoint but /health needs `Authorization: Bearer <token>`: replicas refuse to start
+without MONOREC_API_TOKEN unless MONOREC_INSECURE_NO_AUTH is set (serve/guard.py). Concurrent
+/recommend requests are scored together (`@serve.batch`), one call per distinct set of
+interventions, off the event loop. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
 """
 
+import asyncio
 import dataclasses
-import hmac
 import logging
-import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from ray import serve
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monorec.bundle import Bundle, read_bundle
 from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
 from monorec.serving import RankRequest, RecommenderService
+from serve.guard import Guard, required_token
 from serve.schemas import ExplainIn, RecommendIn, RecommendOut
 
 log = logging.getLogger(__name__)
 api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
-OPEN_PATHS = {"/health"}
-
-
-class RequireToken:
-    """401 unless `Authorization: Bearer $MONOREC_API_TOKEN` (when set); a plain ASGI middleware,
-    since Starlette's `BaseHTTPMiddleware` costs a task and a stream copy on every request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = os.environ.get("MONOREC_API_TOKEN")
-        if token and scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            supplied = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(supplied, f"Bearer {token}".encode()):
-                await JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-api.add_middleware(RequireToken)
+api.add_middleware(Guard)
 
 
 @api.exception_handler(UnknownIdError)
@@ -58,8 +38,8 @@ async def not_found(_: Request, error: UnknownIdError) -> JSONResponse:
 
 @api.exception_handler(RequestValidationError)
 async def unprocessable(_: Request, error: RequestValidationError) -> JSONResponse:
-    """422 without echoing the input, which may hold NaN or Infinity that JSON cannot encode."""
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    """422 naming where the body is wrong, without echoing it (it may hold NaN, or be huge)."""
+    detail = [{"loc": [str(part)[:40] for part in e["loc"]][:8], "msg": e["msg"][:200]} for e in error.errors()[:8]]
     return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
 
 
@@ -68,30 +48,43 @@ async def invalid(_: Request, error: InvalidRequestError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=422)
 
 
-def load_bundle(model: str | None, bundle_path: str | None, tracking_uri: str | None = None) -> tuple[Bundle, dict]:
-    """A bundle from a local folder, or from the MLflow registry as NAME@ALIAS or NAME/VERSION."""
-    if bundle_path:
-        return read_bundle(Path(bundle_path).expanduser()), {"model": str(bundle_path), "version": "local"}
-    if not model:
-        raise MonorecError("give a registered model (NAME@ALIAS or NAME/VERSION) or a bundle path")
-    from monorec.tracking import download_registered  # the [mlflow] extra: only for registry references
+def load_bundle(
+    model: str | None, bundle_path: str | None, tracking_uri: str | None = None, digest: str | None = None
+) -> tuple[Bundle, dict]:
+    """A bundle from a local folder, or a registered NAME/VERSION whose manifest must hash to `digest`.
 
-    folder, name, version = download_registered(model, tracking_uri)
-    return read_bundle(folder), {"model": name, "version": version}
+    What /health shows of it: the registered name and version, or "local bundle", never a path.
+    """
+    if bundle_path:
+        bundle = read_bundle(Path(bundle_path).expanduser())
+        return bundle, {"model": "local bundle", "version": "local", "bundle_digest": bundle.digest}
+    if not model:
+        raise MonorecError("give a registered model (NAME/VERSION, resolved from NAME@ALIAS) or a bundle path")
+    from monorec.tracking import read_registered  # the [mlflow] extra: only for registry references
+
+    bundle, name, version = read_registered(model, tracking_uri, digest)
+    return bundle, {"model": name, "version": version, "bundle_digest": bundle.digest}
 
 
 @serve.deployment(num_replicas=2, max_ongoing_requests=64, logging_config={"enable_access_log": False})
 @serve.ingress(api)
 class MonorecService:
-    def __init__(self, model: str | None = None, bundle_path: str | None = None, tracking_uri: str | None = None):
-        bundle, self.source = load_bundle(model, bundle_path, tracking_uri)
+    def __init__(
+        self,
+        model: str | None = None,
+        bundle_path: str | None = None,
+        tracking_uri: str | None = None,
+        digest: str | None = None,
+    ) -> None:
+        required_token()  # fail closed: no token and no explicit insecure mode, no replica
+        bundle, self.source = load_bundle(model, bundle_path, tracking_uri, digest)
         self.service = RecommenderService(bundle)
         self.dataset = bundle.config.data.dataset
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
-    async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict]]:
-        """Whatever arrived while the previous batch ran is scored together (vectorised over users)."""
-        return self.service.rank_many(requests)
+    async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict] | InvalidRequestError]:
+        """Whatever arrived while the previous batch ran is scored together, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.service.rank_many, requests)
 
     @api.get("/health")
     def health(self) -> dict:
@@ -112,16 +105,25 @@ class MonorecService:
 
     @api.post("/recommend", response_model=RecommendOut)
     async def recommend(self, body: RecommendIn) -> dict:
+        loop = asyncio.get_running_loop()
         user = self.service.user_index(body.user_id)
-        interventions = tuple(body.interventions)
-        self.service.steerer.check(interventions)
-        items = await self._rank_batch(RankRequest(user, interventions, body.k, body.exclude_seen))
-        if interventions:
-            explanation = f"ranked by the frozen model on SAE codes after {len(interventions)} intervention(s)"
+        applied, calibrations = await loop.run_in_executor(None, self.service.resolve, body.interventions)
+        items = await self._rank_batch(RankRequest(user, applied, body.k, body.exclude_seen))
+        if isinstance(items, InvalidRequestError):  # this request alone failed; its batch did not
+            raise items
+        for calibration in calibrations:
+            effect = await loop.run_in_executor(None, self.service.user_effect, user, calibration["target"], applied)
+            calibration["user_effect"] = effect
+        if applied:
+            explanation = f"the frozen model's scores after {len(applied)} intervention(s) on SAE codes"
         else:
             explanation = "the frozen recommender's own ranking"
-        applied = [dataclasses.asdict(i) for i in interventions]
-        return {"items": items, "interventions_applied": applied, "explanation": explanation}
+        return {
+            "items": items,
+            "interventions_applied": [dataclasses.asdict(i) for i in applied],
+            "calibration": calibrations,
+            "explanation": explanation,
+        }
 
     @api.post("/explain")
     def explain(self, body: ExplainIn) -> dict:
@@ -137,6 +139,17 @@ class MonorecService:
 
 
 def app_builder(args: dict) -> serve.Application:
-    """`serve run` entry point: args are `model`, `bundle_path`, `tracking_uri` and `num_replicas`."""
+    """`serve run` entry point: args `model` (NAME@ALIAS or NAME/VERSION), `bundle_path`, `tracking_uri`,
+    `num_replicas`.
+
+    A registry alias is resolved here, once, in the process that deploys: every replica then
+    loads the same version and checks its manifest digest, even if the alias moves meanwhile.
+    """
+    model, digest = args.get("model"), None
+    if model and not args.get("bundle_path"):
+        from monorec.tracking import resolve_registered
+
+        name, version, digest = resolve_registered(model, args.get("tracking_uri"))
+        model = f"{name}/{version}"
     deployment = MonorecService.options(num_replicas=int(args.get("num_replicas", 2)))
-    return deployment.bind(args.get("model"), args.get("bundle_path"), args.get("tracking_uri"))
+    return deployment.bind(model, args.get("bundle_path"), args.get("tracking_uri"), digest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from monorec.interventions import Intervention
+from monorec.interventions import Intervention, Target
 
 MAX_INTERVENTIONS = 16
 Id = StrictInt | str
@@ -34,7 +34,19 @@ class ItemOut(BaseModel):
     rank: int
 
 
+class CalibrationOut(BaseModel):
+    """A calibrated intervention: the strength found for its target and the effect it had."""
+
+    neuron: StrictInt | str
+    target: Target
+    strength: float = Field(description="the smallest strength meeting the target on the validation users")
+    validation_effect: float = Field(description="the target's measure on the validation users at that strength")
+    validation_users: int
+    user_effect: float = Field(description="the target's measure on this user's list")
+
+
 class RecommendOut(BaseModel):
     items: list[ItemOut]
     interventions_applied: list[Intervention]
+    calibration: list[CalibrationOut]
     explanation: str

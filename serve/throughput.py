@@ -4,7 +4,7 @@ Ray's default Python HTTP proxy adds a hop and an event loop per request; on the
 benchmark machine it caps the service near 150 req/s, HAProxy lifts it past 400
 (benchmarks/bench_serve.py). Ray reads these variables as each of its processes starts, so they
 must be in the environment of `ray start` (cluster.yaml exports them) or of the process that
-starts a local Ray: `jobs/serve.py`, the benchmark and the tests call `enable_throughput_mode()`
+starts a local Ray: `jobs/run_service.py`, the benchmark and the tests call `enable_throughput_mode()`
 first. In this mode each replica also listens on its own port (30000-31000) on all interfaces,
 so that HAProxy on any node can reach it: on a shared network set MONOREC_API_TOKEN (replicas
 enforce it) or firewall those ports.

@@ -13,7 +13,7 @@ from monorec.interpret import interpret_sae
 from monorec.recommenders import build_recommender, train_recommender
 from monorec.sae import SparseAutoencoder, train_sae
 
-SAE_TRAIN = SAETrainConfig(epochs=12, batch_size=256, lr=1e-3, device="cpu", validation_users=200)
+SAE_TRAIN = SAETrainConfig(epochs=12, batch_size=256, lr=1e-3, device="cpu")
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from monorec.evaluation.fidelity import kendall_tau_b, rbo
+from monorec.evaluation.fidelity import kendall_tau_b, kendall_tau_ranks, rbo, rbo_truncated
 
 
 def test_rbo_identical_disjoint_and_partial():
@@ -30,3 +30,34 @@ def test_kendall_tau_b_by_hand():
     # Invalid positions are ignored.
     mask = torch.tensor([[True, True, True, False]])
     assert kendall_tau_b(x, torch.tensor([[1.0, 2.0, 3.0, -9.0]]), mask).item() == pytest.approx(1.0)
+
+
+def test_truncated_rbo_is_the_papers_form():
+    """(1 - p) sum_{d<=D} p^(d-1) A_d with no tail: identical depth-20 lists score 1 - 0.9^20 (about 0.88)."""
+    lists = torch.arange(20)[None, :]
+    assert rbo_truncated(lists, lists).item() == pytest.approx(1 - 0.9**20, abs=1e-6)
+    assert rbo_truncated(lists, lists).item() == pytest.approx(0.8784, abs=1e-4)
+    depth29 = torch.arange(29)[None, :]
+    assert rbo_truncated(depth29, depth29).item() == pytest.approx(1 - 0.9**29, abs=1e-6)
+    swapped = torch.tensor([[2, 1, 3, 4]])
+    p = 0.9
+    assert rbo_truncated(torch.tensor([[1, 2, 3, 4]]), swapped, p).item() == pytest.approx((1 - p) * (p + p**2 + p**3))
+    # The extrapolated form adds the tail A_N p^N: it is the truncated one plus that term.
+    first = torch.tensor([[1, 2, 3, 4]])
+    assert rbo(first, swapped).item() == pytest.approx(rbo_truncated(first, swapped).item() + p**4)
+
+
+def test_kendall_tau_of_ranks_matches_scipy_on_the_union():
+    """The paper's variant: rank positions over the union, an item missing from a list ranked N + 1."""
+    from scipy.stats import kendalltau
+
+    first, second = [10, 11, 12, 13], [11, 10, 14, 12]
+    union = [10, 11, 12, 13, 14]
+
+    def ranks(ranked):
+        return [ranked.index(i) + 1 if i in ranked else len(ranked) + 1 for i in union]
+
+    expected = kendalltau(ranks(first), ranks(second)).statistic  # tau-b, scipy's default
+    got = kendall_tau_ranks(torch.tensor([first]), torch.tensor([second])).item()
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert kendall_tau_ranks(torch.tensor([first]), torch.tensor([first])).item() == pytest.approx(1.0)

@@ -77,7 +77,8 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     run = read_result(SAERun, tmp_path / "metrics.json")
-    assert 0 < run.fidelity.rbo <= 1 and 0 <= run.mono.dead_ratio <= 1
+    assert 0 < run.fidelity.rbo_truncated < run.fidelity.rbo_extrapolated <= 1 and 0 <= run.mono.dead_ratio <= 1
+    assert run.fidelity.users == 60 and run.fidelity.paper_depth == 29
     assert set(run.mono.concepts["Horror"].purity) == {10, 20, 50}
     assert set(run.mono.popularity_neuron.percentile) == {20, 50}
     assert run.steering.filtering is not None and run.steering.popularity is not None
@@ -93,7 +94,7 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     client = MlflowClient(f"sqlite:///{os.environ['MONOREC_HOME']}/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("monorec-synthetic-mf")
     tracked = client.search_runs([experiment.experiment_id], filter_string="tags.job = 'train_sae'")
-    assert tracked and tracked[0].data.metrics["fidelity/rbo"] == pytest.approx(run.fidelity.rbo)
+    assert tracked and tracked[0].data.metrics["fidelity/rbo_truncated"] == pytest.approx(run.fidelity.rbo_truncated)
     assert tracked[0].data.metrics["mono/concepts/Horror/purity/10"] == run.mono.concepts["Horror"].purity[10]
     assert {a.path for a in client.list_artifacts(tracked[0].info.run_id)} >= {
         "metrics.json",

@@ -51,7 +51,7 @@ def test_single_worker_equals_the_core_loop(local_ray, tmp_path):
     sae = build_sae(config, core.embedding_dim)
     expected = train_sae(sae, core, split, config.sae_train)
     assert [h["loss"] for h in sae_history] == pytest.approx([h["loss"] for h in expected.history], rel=1e-4)
-    assert sae_history[-1]["rbo"] == pytest.approx(expected.history[-1]["rbo"], abs=1e-3)
+    assert sae_history[-1]["rbo_truncated"] == pytest.approx(expected.history[-1]["rbo_truncated"], abs=1e-3)
     assert all(torch.allclose(sae_state[name], value, atol=1e-4) for name, value in sae.state_dict().items())
 
 
@@ -83,3 +83,20 @@ def test_two_workers_recover_from_a_killed_worker(local_ray, tmp_path):
     model.load_state_dict(state)
     quality = evaluate_ranking(model.rank_scores, split).full.ndcg
     assert quality > 1.1 * evaluate_ranking(popularity_scores(split), split).full.ndcg
+
+
+def test_a_local_storage_path_is_refused_on_a_multi_node_cluster(monkeypatch, tmp_path):
+    import monorec.distributed as distributed
+    from monorec.errors import ConfigError
+
+    monkeypatch.delenv("MONOREC_STORAGE", raising=False)
+    monkeypatch.setattr(distributed.ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(distributed.ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}, {"Alive": False}])
+    with pytest.raises(ConfigError, match="has 2 nodes but run state would go to the local folder"):
+        distributed.storage_path(None, tmp_path / "ray")
+    assert distributed.storage_path("s3://bucket/runs", tmp_path) == "s3://bucket/runs"
+    monkeypatch.setenv("MONOREC_STORAGE", "gs://bucket/monorec")
+    assert distributed.storage_path(None, tmp_path) == "gs://bucket/monorec"
+    monkeypatch.setattr(distributed.ray, "nodes", lambda: [{"Alive": True}])
+    monkeypatch.delenv("MONOREC_STORAGE")
+    assert distributed.storage_path(None, tmp_path / "ray") == str((tmp_path / "ray").resolve())

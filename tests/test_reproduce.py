@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from monorec.config import ExperimentConfig, ReproduceConfig, load_config
-from monorec.interventions.case_studies import dominant_concepts
+from monorec.interventions.calibration import dominant_concepts
 from monorec.reproduction import cell_plan, render_page
 from monorec.reproduction.records import load_runs
 from monorec.reproduction.shortfalls import shortfalls
@@ -36,7 +36,7 @@ def test_dominant_concept_is_the_most_frequent_over_training_items(synthetic):
     data, truth, split = synthetic
     matrix, names = data.concept_matrix()
     users = np.arange(30)
-    dominant = dominant_concepts(split, users, matrix)
+    dominant = dominant_concepts(*split.train_csr(), users, matrix)
     indptr, items = split.train_csr()
     for user in users:
         counts = matrix[items[indptr[user] : indptr[user + 1]]].sum(0)
@@ -77,9 +77,12 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
         (6, 11),
         (12, 23),
     ]
-    studies = cell.saes["beta0.1_seed0"].run.steering
-    assert studies.filtering.share_after < studies.filtering.share_before
-    assert studies.promotion.users > 0 and studies.promotion.audiences == ["Horror", "Comedy"]
+    studies = cell.saes["beta0.1_seed0"].run.steering  # the paper-default SAE of each seed is steered
+    assert studies.filtering.calibration.report.effect < studies.filtering.before.effect
+    assert studies.promotion.users > 0 and studies.promotion.subject.endswith("to Horror, Comedy")
+    assert len(studies.popularity.curves) == 4  # three towers and the popularity-penalty baseline
+    assert cell.saes["beta0_seed0"].run.steering.filtering is None  # the ablation runs are not
+    assert (results / "dose_response.png").stat().st_size > 0 and (results / "steering_frontier.png").is_file()
     readme = (results / "README.md").read_text()
     assert readme == render_page(results) and "| synthetic_mf | 0.1 |" in readme
 
@@ -92,6 +95,9 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     parents = client.search_runs([experiment.experiment_id], "attributes.run_name = 'reproduce-synthetic_mf'")
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
     assert len(parents) == 1 and len(children) == QUICK_RUNS - 1
+    steered = next(c for c in children if c.info.run_name == "beta0.1_seed0")
+    curve = client.get_metric_history(steered.info.run_id, "steering/filtering/SAE: suppress on the user tower/effect")
+    assert [m.step for m in curve] == list(range(len(curve))) and len(curve) > 5  # the dose-response curve
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
         "README.md",
         "purity.png",
@@ -133,14 +139,14 @@ def test_page_changes_with_the_metrics_and_names_shortfalls(tmp_path):
     before = render_page(results)
     for path in (results / "metrics" / "ml1m_mf").glob("beta0.1_seed*.json"):
         record = json.loads(path.read_text())
-        record["run"]["fidelity"]["rbo"] = 0.4321
+        record["run"]["fidelity"]["rbo_truncated"] = 0.4321
         record["run"]["mono"]["concepts"]["Horror"]["purity"]["10"] = 0.5
         path.write_text(json.dumps(record))
     after = render_page(results)
-    assert after != before and "| ml1m_mf | 0.1 | 0.43 ± 0.00 |" in after
+    assert after != before and "| ml1m_mf | 0.1 | 604 | 0.43 ± 0.00 | 0.78 |" in after
     found = shortfalls(load_runs(results))
     assert "ml1m_mf: Horror purity@10 0.50 against the paper's 1.00 (339 of 3706 items carry it)" in found
-    assert "ml1m_mf: RBO@20 at beta 0.1 0.43 against the paper's 0.78" in found
+    assert "ml1m_mf: truncated RBO@29 at beta 0.1 0.43 against the paper's 0.78" in found
     assert all(line in after for line in found)
 
 
@@ -168,5 +174,5 @@ def test_page_follows_the_configured_cut_offs(tmp_path):
     assert record.run.steering.promotion.k == 20
     assert set(record.run.mono.popularity_neuron.percentile) == {10, 50}
     page = (tmp_path / "r" / "README.md").read_text()
-    assert "share with it in top-20" in page and "top-30" not in page
+    assert "share with the item in top-20" in page and "top-30" not in page
     assert "| percentile@10 (%) | percentile@50 (%) |" in page and "share@10" in page

@@ -61,18 +61,47 @@ def test_total_loss_weights_each_term():
 
 
 def test_gradients_reach_the_sae_but_never_the_recommender():
+    torch.manual_seed(0)  # before the model too: its embeddings must not depend on earlier tests
     model = _tiny_mf()
     before = {name: p.clone() for name, p in model.state_dict().items()}
     sae = SparseAutoencoder(2, SAEConfig(n_latents=4))
     optimizer = torch.optim.Adam(sae.parameters(), lr=0.1)
     users, items = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1])
-    for _ in range(3):
+    for step in range(3):
         terms = sae_loss_terms(
             sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), 0.05
         )
         optimizer.zero_grad()
         total_loss(terms, SAETrainConfig(beta=1.0)).backward()
+        if step == 0:  # before any step moves the (tiny) codes to zero
+            assert sae.encoder.grad is not None and sae.encoder.grad.abs().sum() > 0
         optimizer.step()
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(before[name], p) for name, p in model.state_dict().items())
-    assert sae.encoder.grad is not None and sae.encoder.grad.abs().sum() > 0
+
+
+def test_kl_is_summed_over_users_and_items_not_pooled():
+    """The notebooks compute KL on each side and add: pooling would average away a one-sided neuron."""
+    users = torch.tensor([[0.5, 0.0], [0.7, 0.0]])  # neuron 0 fires on users only
+    items = torch.tensor([[0.0, 0.05], [0.0, 0.05]])  # neuron 1 fires on items, at rho
+    rho = 0.05
+    model = _tiny_mf()
+    sae = SparseAutoencoder(2, SAEConfig(n_latents=2))
+    index = torch.tensor([0, 1])
+    user_emb, item_emb = model.user_embeddings(index), model.item_embeddings(index)
+    with torch.no_grad():
+        terms = sae_loss_terms(sae, model, index, index, user_emb, item_emb, rho)
+        expected = kl_sparsity(sae.encode(user_emb).codes, rho) + kl_sparsity(sae.encode(item_emb).codes, rho)
+    assert terms["kl"].item() == pytest.approx(expected.item())
+    per_side = kl_sparsity(users, rho) + kl_sparsity(items, rho)
+    pooled = kl_sparsity(torch.cat([users, items]), rho)
+    assert per_side.item() > pooled.item() + 0.1  # the one-sided neuron 0 is penalised harder per side
+
+
+def test_kl_clamp_gives_no_gradient_to_saturated_neurons():
+    """A neuron whose mean activation is >= 1 sits on the clamp: KL gives it no gradient, others get one."""
+    codes = torch.tensor([[2.0, 0.3, 0.0], [4.0, 0.1, 0.0]], requires_grad=True)  # means 3, 0.2, 0 (dead)
+    kl_sparsity(codes, 0.05).backward()
+    assert torch.equal(codes.grad[:, 0], torch.zeros(2))  # saturated: clamped, zero gradient
+    assert (codes.grad[:, 1] > 0).all()  # above rho: pushed down
+    assert torch.equal(codes.grad[:, 2], torch.zeros(2))  # dead (mean 0 < eps): clamped too

@@ -1,7 +1,11 @@
 """The HTTP service end to end: a Serve app started on loopback over a bundle trained on synthetic data."""
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 from sae_fixtures import planted, trained_sae  # noqa: E402
 
 from monorec.bundle import read_bundle, write_bundle  # noqa: E402
-from monorec.config import ExperimentConfig  # noqa: E402
+from monorec.config import ExperimentConfig, TrackingConfig  # noqa: E402
 from monorec.errors import DataError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,14 +33,16 @@ def bundle_dir(tmp_path_factory):
     return write_bundle(folder, model, sae, report.neurons, data, split, ExperimentConfig())
 
 
+INSECURE = {"MONOREC_INSECURE_NO_AUTH": "1"}  # most tests speak to the service without a token
+
+
 def _deploy(bundle_dir: Path, env: dict | None = None) -> None:
     from ray import serve
 
     from serve.app import MonorecService
 
-    options = {"num_replicas": 2}
-    if env:
-        options["ray_actor_options"] = {"runtime_env": {"env_vars": env}}
+    env = INSECURE if env is None else env
+    options = {"num_replicas": 2, "ray_actor_options": {"runtime_env": {"env_vars": env}}}
     serve.run(MonorecService.options(**options).bind(None, str(bundle_dir)), name="monorec", route_prefix="/")
 
 
@@ -64,15 +70,18 @@ def url(bundle_dir):
         ray.shutdown()
 
 
-def test_health_and_neurons(url):
-    health = requests.get(f"{url}/health", timeout=10).json()
+def test_health_and_neurons(url, bundle_dir):
+    response = requests.get(f"{url}/health", timeout=10)
+    health = response.json()
     assert health == {
         "status": "ok",
-        "model": health["model"],
+        "model": "local bundle",
         "version": "local",
+        "bundle_digest": read_bundle(bundle_dir).digest,
         "dataset": "synthetic",
         "neurons": 24,
     }
+    assert str(bundle_dir) not in response.text and "/tmp" not in response.text  # no paths for anyone to see
     neurons = requests.get(f"{url}/neurons", timeout=10).json()
     assert len(neurons) == 24 and {"neuron", "label", "confidence", "frequency", "top_items"} <= set(neurons[0])
     horror = requests.get(f"{url}/neurons/Horror", timeout=10).json()
@@ -108,7 +117,7 @@ def test_suppressing_horror_lowers_its_share_in_the_top10(url):
     for user in fans:
         for key, interventions in (
             ("before", []),
-            ("after", [{"target": "user", "neuron": "Horror", "op": "suppress"}]),
+            ("after", [{"neuron": "Horror", "op": "suppress", "strength": 2.0, "tower": "both"}]),
         ):
             body = requests.post(
                 f"{url}/recommend", json={"user_id": int(user), "interventions": interventions}, timeout=10
@@ -124,29 +133,67 @@ def test_explain_profile_and_item_interventions(url):
     assert contributions == sorted(contributions, reverse=True)
     profile = requests.get(f"{url}/users/1/profile", timeout=10).json()["neurons"]
     assert profile and all(n["label"] for n in profile)
-    edit = {"target": "item", "neuron": "Horror", "op": "set", "value": 50.0, "item_ids": [5]}
+    edit = {"tower": "item", "neuron": "Horror", "op": "set", "strength": 50.0, "item_ids": [5]}
     body = requests.post(f"{url}/recommend", json={"user_id": 1, "k": 5, "interventions": [edit]}, timeout=10).json()
-    assert body["interventions_applied"][0]["item_ids"] == [5]
+    assert body["interventions_applied"][0]["item_ids"] == [5] and body["calibration"] == []
+
+
+def test_strength_and_target_requests(url):
+    """A target instead of a strength: the service calibrates on validation users and says what it used."""
+    data, truth, _, _ = planted()
+    fan = int(data.user_ids[np.flatnonzero(truth.user_genres[:, truth.genre_names.index("Horror")])[0]])
+    target = {"measure": "concept_share", "k": 10, "at_most": 0.1, "concept": "Horror"}
+    edit = {"neuron": "Horror", "op": "suppress", "tower": "both", "target": target}
+    first = requests.post(f"{url}/recommend", json={"user_id": fan, "interventions": [edit]}, timeout=30)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    calibration = body["calibration"][0]
+    assert calibration["strength"] > 0 and calibration["validation_effect"] <= 0.1 < 1
+    assert calibration["validation_users"] > 0 and 0 <= calibration["user_effect"] <= 1
+    applied = body["interventions_applied"][0]
+    assert applied["strength"] == calibration["strength"] and applied["target"] is None
+    by_strength = {**edit, "strength": calibration["strength"]}
+    by_strength.pop("target")
+    again = requests.post(f"{url}/recommend", json={"user_id": fan, "interventions": [by_strength]}, timeout=10)
+    assert [i["item_id"] for i in again.json()["items"]] == [i["item_id"] for i in body["items"]]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            {"neuron": "Horror", "target": {"measure": "concept_share", "at_most": 0.0, "concept": "Horror"}},
+            "unreachable",
+        ),
+        ({"neuron": "Horror", "strength": 1.0, "target": {"measure": "long_tail_share", "at_least": 0.3}}, "not both"),
+        ({"neuron": "Horror", "op": "scale", "target": {"measure": "long_tail_share", "at_least": 0.3}}, "not scale"),
+        ({"neuron": "Horror", "target": {"measure": "concept_share", "at_least": 0.3, "concept": "Horror"}}, "at_most"),
+        ({"neuron": "Horror", "target": {"measure": "concept_share", "at_most": 0.1, "concept": "Polka"}}, "Polka"),
+    ],
+)
+def test_unreachable_or_contradictory_targets_are_422(url, edit, message):
+    response = requests.post(f"{url}/recommend", json={"user_id": 1, "interventions": [edit]}, timeout=30)
+    assert response.status_code == 422 and message in response.text, response.text
 
 
 @pytest.mark.parametrize(
     ("path", "body", "status"),
     [
         ("/recommend", {"user_id": 99999}, 404),
-        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": "Polka", "op": "suppress"}]}, 404),
+        ("/recommend", {"user_id": 1, "interventions": [{"neuron": "Polka", "op": "suppress"}]}, 404),
         (
             "/recommend",
-            {"user_id": 1, "interventions": [{"target": "item", "neuron": 1, "op": "add", "item_ids": [10**9]}]},
+            {"user_id": 1, "interventions": [{"tower": "item", "neuron": 1, "op": "boost", "item_ids": [10**9]}]},
             404,
         ),
-        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 99, "op": "suppress"}]}, 404),
+        ("/recommend", {"user_id": 1, "interventions": [{"neuron": 99, "op": "suppress"}]}, 404),
         ("/explain", {"user_id": 1, "item_id": "nope"}, 404),
         ("/recommend", {"user_id": 1, "k": 0}, 422),
         ("/recommend", {"user_id": 1, "k": 1001}, 422),
         ("/recommend", {"user_id": 1, "k": "ten"}, 422),
-        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "suppress"}] * 17}, 422),
-        ("/recommend", {"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "explode"}]}, 422),
-        ("/recommend", {"user_id": 1, "interventions": [{"target": "item", "neuron": 1, "op": "add"}]}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"neuron": 1, "op": "suppress"}] * 17}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"neuron": 1, "op": "explode"}]}, 422),
+        ("/recommend", {"user_id": 1, "interventions": [{"tower": "user", "neuron": 1, "item_ids": [3]}]}, 422),
         ("/recommend", {"k": 3}, 422),
         ("/recommend", {"user_id": 1, "surprise": True}, 422),
     ],
@@ -158,7 +205,7 @@ def test_client_mistakes_are_4xx_with_a_json_error(url, path, body, status):
 
 
 def test_non_finite_values_and_broken_json_are_422(url):
-    raw = '{"user_id": 1, "interventions": [{"target": "user", "neuron": 1, "op": "set", "value": NaN}]}'
+    raw = '{"user_id": 1, "interventions": [{"neuron": 1, "op": "set", "strength": NaN}]}'
     assert (
         requests.post(
             f"{url}/recommend", data=raw, headers={"content-type": "application/json"}, timeout=10
@@ -181,9 +228,15 @@ json_values = st.recursive(
 intervention = st.fixed_dictionaries(
     {},
     optional={
-        "target": st.sampled_from(["user", "item", "x"]) | json_values,
+        "tower": st.sampled_from(["user", "item", "both", "x"]) | json_values,
+        "strength": json_values,
+        "target": json_values
+        | st.fixed_dictionaries(
+            {"measure": st.sampled_from(["concept_share", "item_reach", "long_tail_share", "x"])},
+            optional={"k": json_values, "at_most": json_values, "at_least": json_values, "concept": json_values},
+        ),
         "neuron": json_values | st.sampled_from(["Horror", 1, -1]),
-        "op": st.sampled_from(["suppress", "set", "scale", "add"]) | json_values,
+        "op": st.sampled_from(["suppress", "boost", "set", "scale"]) | json_values,
         "value": json_values,
         "item_ids": json_values,
     },
@@ -199,13 +252,77 @@ recommend_body = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZED: list[int] = []  # status of every fuzzed request, checked by the test after the fuzz tests
+deep_json = st.integers(1, 400).map(lambda depth: "[" * depth + "1" + "]" * depth)
+FUZZ = settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
 @given(path=st.sampled_from(["/recommend", "/explain"]), body=recommend_body | json_values)
-def test_fuzzed_requests_never_get_a_5xx(url, path, body):
+def test_fuzzed_bodies_never_get_a_5xx(url, path, body):
     response = requests.post(
         f"{url}{path}", data=json.dumps(body), headers={"content-type": "application/json"}, timeout=10
     )
+    FUZZED.append(response.status_code)
     assert response.status_code < 500, (body, response.text)
+
+
+@FUZZ
+@given(text=st.text(max_size=60) | st.integers(-(10**30), 10**30).map(str) | st.just("9" * 5000))
+def test_fuzzed_ids_in_paths_never_get_a_5xx(url, text):
+    quoted = urllib.parse.quote(text, safe="")
+    for path in (f"/neurons/{quoted}", f"/users/{quoted}/profile"):
+        response = requests.get(f"{url}{path}", timeout=10)
+        FUZZED.append(response.status_code)
+        assert response.status_code < 500, (text, response.text)
+        assert response.status_code != 404 or len(response.content) < 500  # an unknown id is never echoed whole
+
+
+@FUZZ
+@given(raw=deep_json | st.binary(max_size=200).map(lambda b: b.decode("latin-1")) | st.text(max_size=200))
+def test_fuzzed_raw_bodies_never_get_a_5xx(url, raw):
+    response = requests.post(
+        f"{url}/recommend",
+        data=raw.encode("utf-8", "surrogatepass"),
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    FUZZED.append(response.status_code)
+    assert response.status_code < 500, (raw[:100], response.text)
+
+
+def test_the_fuzzing_sent_at_least_2000_requests_and_none_got_a_5xx():
+    assert len(FUZZED) >= 2000 and max(FUZZED) < 500, len(FUZZED)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/recommend", {"user_id": 1, "interventions": [{"neuron": "²"}]}),
+        ("post", "/recommend", {"user_id": 1, "interventions": [{"neuron": "9" * 5000}]}),
+        ("post", "/recommend", {"user_id": "9" * 5000}),
+        ("get", "/neurons/%C2%B2", None),
+        ("get", "/neurons/" + "9" * 5000, None),
+        ("get", "/users/" + "x" * 3000 + "/profile", None),
+    ],
+)
+def test_the_reported_500_probes_are_404_with_short_messages(url, method, path, body):
+    response = getattr(requests, method)(f"{url}{path}", json=body, timeout=10)
+    assert response.status_code == 404 and len(response.text) < 300, response.text
+
+
+def test_bodies_over_64_kib_are_413_before_parsing(url):
+    big = json.dumps({"user_id": 1, "padding": "x" * 70_000})
+    sized = requests.post(f"{url}/recommend", data=big, headers={"content-type": "application/json"}, timeout=10)
+    chunked = requests.post(
+        f"{url}/recommend",
+        data=(part.encode() for part in [big[:40_000], big[40_000:]]),
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )  # a generator body is sent chunked, without Content-Length
+    assert (sized.status_code == 413 and chunked.status_code == 413 and "64" in sized.json()["error"]) or sized.text
+    small = requests.post(f"{url}/recommend", json={"user_id": 1}, timeout=10)
+    assert small.status_code == 200
 
 
 def test_bundle_that_does_not_match_its_manifest_is_refused(bundle_dir, tmp_path):
@@ -215,6 +332,25 @@ def test_bundle_that_does_not_match_its_manifest_is_refused(bundle_dir, tmp_path
     (copy / "neurons.csv").write_text((copy / "neurons.csv").read_text().replace("Horror", "Comedy"))
     with pytest.raises(DataError, match=r"does not match its manifest \(neurons.csv: checksum differs\)"):
         read_bundle(copy)
+
+
+def test_the_service_fails_closed_without_a_token(url, bundle_dir):
+    """No token and no explicit insecure mode: replicas refuse to start, and so does jobs/run_service.py."""
+    with pytest.raises(RuntimeError, match=r"(?i)deploy"):
+        _deploy(bundle_dir, env={})
+    _deploy(bundle_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("MONOREC_API_TOKEN", "MONOREC_INSECURE_NO_AUTH")}
+    done = subprocess.run(
+        [sys.executable, "jobs/run_service.py", "--bundle", str(bundle_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert (
+        done.returncode == 2 and "refusing to serve without a token" in done.stderr and "Traceback" not in done.stderr
+    )
 
 
 def test_bearer_token_guards_every_endpoint_but_health(url, bundle_dir):
@@ -248,38 +384,48 @@ def test_service_survives_a_killed_replica_and_recovers(url, bundle_dir):
 
     from serve.loadgen import run_load
 
+    deadline = time.monotonic() + 60
+    while len(_replicas()) != 2 and time.monotonic() < deadline:  # replicas of an earlier deploy may be draining
+        time.sleep(1)
     replicas = _replicas()
     assert len(replicas) == 2
+    killed = replicas[0]["pid"]
     outcome = {}
     body = lambda i: {"user_id": 1 + i % 600, "k": 10}  # noqa: E731
     load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 8, 4000, 12.0)))
     load.start()
     time.sleep(3)
-    os.kill(replicas[0]["pid"], signal.SIGKILL)
+    os.kill(killed, signal.SIGKILL)
     load.join()
     result = outcome["result"].summary()
     assert result["requests"] > 200 and result["failure_rate"] <= 0.005, result
+
+    def recovered() -> bool:  # two live replicas again, neither of them the killed process
+        alive = _replicas()
+        return len(alive) == 2 and killed not in {a["pid"] for a in alive}
+
     deadline = time.monotonic() + 120  # a loaded 2-core box: the controller restarts it within two minutes
-    while len(_replicas()) < 2 and time.monotonic() < deadline:
+    while not recovered() and time.monotonic() < deadline:
         time.sleep(1)
-    assert len(_replicas()) == 2  # back to full capacity
-    assert replicas[0]["actor_id"] not in {a["actor_id"] for a in _replicas()}
+    assert recovered(), _replicas()
 
 
 def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
-    import shutil
     import threading
 
     from serve.loadgen import run_load
 
-    other = shutil.copytree(bundle_dir, tmp_path / "v2")
+    data, _, split, model = planted()
+    sae, _, report = trained_sae()
+    settings = ExperimentConfig(tracking=TrackingConfig(register_alias="v2"))  # another config: another digest
+    other = write_bundle(tmp_path / "v2", model, sae, report.neurons, data, split, settings)
     outcome = {}
     body = lambda i: {"user_id": 1 + i % 600, "k": 5}  # noqa: E731
     load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 4, 100000, 15.0)))
     load.start()
     _deploy(other)  # a rolling update to another bundle (as a new registry version would be)
     load.join()
-    assert requests.get(f"{url}/health", timeout=10).json()["model"] == str(other)
+    assert requests.get(f"{url}/health", timeout=10).json()["bundle_digest"] == read_bundle(other).digest
     result = outcome["result"].summary()
     assert result["requests"] > 100 and result["failures"] == 0, result
     _deploy(bundle_dir)

@@ -21,7 +21,7 @@ def service(tmp_path_factory):
 
 
 def test_a_mixed_batch_ranks_each_request_as_if_alone(service):
-    horror = (Intervention("user", "Horror", "suppress"),)
+    horror = (Intervention("Horror", "suppress"),)
     batch = [
         RankRequest(3, (), 10, True),
         RankRequest(5, horror, 5, True),

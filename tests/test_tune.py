@@ -55,12 +55,24 @@ def test_four_trial_search_is_tracked_and_registered(tmp_path):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
     for child in children:
-        per_epoch = {"tune/objective", "tune/monosemanticity", "tune/fidelity", "tune/dead_ratio", "train/rbo"}
+        per_epoch = {
+            "tune/objective",
+            "tune/monosemanticity",
+            "tune/fidelity",
+            "tune/dead_ratio",
+            "train/rbo_truncated",
+        }
         assert per_epoch <= set(child.data.metrics)
         assert child.info.status in {"FINISHED", "KILLED"} and "trial.beta" in child.data.params
         history = client.get_metric_history(child.info.run_id, "tune/objective")
         assert [m.step for m in history] == list(range(1, len(history) + 1))  # per-epoch metrics
-    final = {"fidelity/rbo", "mono/ms", "mono/dead_ratio", "fidelity/original/ndcg", "mono/concepts/Horror/purity/10"}
+    final = {
+        "fidelity/rbo_truncated",
+        "mono/ms",
+        "mono/dead_ratio",
+        "fidelity/original/ndcg",
+        "mono/concepts/Horror/purity/10",
+    }
     assert final <= set(parent.data.metrics) and "tune/objective" in parent.data.metrics
     assert {"git_commit", "dataset_checksum", "config_hash"} <= set(parent.data.tags)
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
@@ -132,3 +144,40 @@ def test_cluster_yaml_is_a_valid_launcher_config():
     validate_config(config)
     assert config["provider"]["type"] == "aws" and config["available_node_types"]["gpu_worker"]["max_workers"] > 0
     assert any("pip install -e" in command for command in config["setup_commands"])
+    starts = [" ".join(config["head_start_ray_commands"]), " ".join(config["worker_start_ray_commands"])]
+    for start in starts:  # token auth and shared storage on every node
+        assert "RAY_AUTH_MODE=token" in start and "RAY_AUTH_TOKEN_PATH=" in start and "MONOREC_STORAGE=s3://" in start
+    assert "--dashboard-host=127.0.0.1" in starts[0] and "0.0.0.0 --object" not in starts[0]
+    assert "--app-name basic-auth" in starts[0] and "mlflow-db" in starts[0]  # MLflow: authenticated, persistent
+
+
+def test_a_trial_whose_worker_is_killed_resumes_from_its_checkpoint(tmp_path):
+    """A trial's process dies (as on a pre-empted node): Tune restarts it from its last checkpoint."""
+    import signal
+    import time
+
+    args = ["--set", "tune.num_samples=2", "sae_train.epochs=8", "tune.grace_period=8", "tune.max_failures=2",
+            "tune.name=killed", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    env = {**os.environ, "MONOREC_HOME": str(tmp_path)}
+    job = subprocess.Popen(
+        [sys.executable, "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    killed, deadline = None, time.monotonic() + 300
+    while killed is None and time.monotonic() < deadline and job.poll() is None:
+        checkpointed = {path.parent for path in (tmp_path / "ray_results" / "killed").glob("*/checkpoint_00000[1-9]")}
+        workers = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout.split()
+        if len(checkpointed) == 2 and workers:  # whichever trial dies has a checkpoint to resume from
+            killed = int(workers[0])
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.2)
+    output, _ = job.communicate(timeout=600)
+    assert killed is not None, "no trial process to kill: " + output[-2000:]
+    assert job.returncode == 0, output[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+    trials = [r for r in client.search_runs([experiment.experiment_id]) if "trial" in r.data.tags]
+    assert len(trials) == 2
+    for trial in trials:
+        steps = [m.step for m in client.get_metric_history(trial.info.run_id, "tune/objective")]
+        assert max(steps) == 8 and steps.count(1) == 1, steps  # every epoch trained; none restarted from scratch

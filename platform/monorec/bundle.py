@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,8 @@ from monorec.interpret.report import neurons_by_label
 from monorec.recommenders import TwoTowerRecommender, load_recommender, save_recommender
 from monorec.results import SAERun, read_result, write_result
 from monorec.sae import SparseAutoencoder, load_sae, save_sae
-from monorec.storage import load_tensors, read_json, save_tensors, write_json
+from monorec.sae.training import sae_folds
+from monorec.storage import load_tensors, read_json, replace_folder, save_tensors, write_json
 from monorec.typed import from_dict, to_dict
 
 MANIFEST = "manifest.json"
@@ -42,8 +44,10 @@ class Bundle:
     user_ids: pd.Index
     train_indptr: torch.Tensor
     train_items: torch.Tensor
+    validation_users: torch.Tensor
     config: ExperimentConfig
     metrics: SAERun | None
+    digest: str  # sha256 of manifest.json: names this exact bundle (pinned in the registry)
 
     @property
     def labels(self) -> dict[str, list[int]]:
@@ -60,10 +64,32 @@ def write_bundle(
     config: ExperimentConfig,
     metrics: SAERun | None = None,
 ) -> Path:
-    """Write the bundle into `folder` (replacing it) and return it."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """Write the bundle into `folder`, replacing any bundle there only once the new one is complete.
+
+    Everything is written to a sibling temporary folder, then swapped in by renames: a crash
+    leaves either the old bundle or the new one at `folder`, never a mixture or nothing.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    try:
+        _write_files(staging, recommender, sae, neurons, data, split, config, metrics)
+        replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write_files(
+    folder: Path,
+    recommender: TwoTowerRecommender,
+    sae: SparseAutoencoder,
+    neurons: pd.DataFrame,
+    data: InteractionData,
+    split: Split,
+    config: ExperimentConfig,
+    metrics: SAERun | None,
+) -> None:
     save_recommender(recommender, folder, {"dataset": data.name, "dataset_checksum": data.checksum})
     save_sae(sae, folder, {"path": ".", "dataset": data.name, "dataset_checksum": data.checksum})
     neurons.to_csv(folder / "neurons.csv", index=False)
@@ -72,19 +98,28 @@ def write_bundle(
     )
     pd.DataFrame({"user_id": data.user_ids}).to_parquet(folder / "users.parquet", index=False)
     indptr, items = split.train_csr()
-    save_tensors(
-        folder / "train_positives.safetensors", {"indptr": torch.as_tensor(indptr), "items": torch.as_tensor(items)}
-    )
+    validation = sae_folds(split, config.sae_train).validation
+    positives = {"indptr": indptr, "items": items, "validation_users": validation}
+    save_tensors(folder / "train_positives.safetensors", {name: torch.as_tensor(a) for name, a in positives.items()})
     write_json(folder / "config.json", to_dict(config))
     if metrics is not None:
         write_result(metrics, folder / "metrics.json")
     write_json(folder / MANIFEST, {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST})
-    return folder
 
 
-def read_bundle(folder: Path, device: torch.device | str = "cpu") -> Bundle:
-    """Load a bundle after checking every file against the manifest."""
+def read_bundle(folder: Path, device: torch.device | str = "cpu", digest: str | None = None) -> Bundle:
+    """Load a bundle after checking every file against the manifest, and the manifest against `digest`.
+
+    `digest` (the registry pins it when the bundle is registered) refuses a bundle whose files
+    were changed and re-manifested after it was registered.
+    """
+    if not folder.is_dir():
+        raise DataError(f"no bundle folder at {folder}")
     verify_manifest(folder)
+    actual = manifest_digest(folder)
+    if digest is not None and actual != digest:
+        shown = f"manifest sha256 {actual[:12]}…, registered {digest[:12]}…"
+        raise DataError(f"bundle {folder} is not the one registered ({shown}); refusing to load it")
     recommender, _ = load_recommender(folder, device)
     sae, _ = load_sae(folder, device)
     tensors = load_tensors(folder / "train_positives.safetensors", device)
@@ -100,9 +135,16 @@ def read_bundle(folder: Path, device: torch.device | str = "cpu") -> Bundle:
         user_ids=pd.Index(pd.read_parquet(folder / "users.parquet")["user_id"]),
         train_indptr=tensors["indptr"],
         train_items=tensors["items"],
+        validation_users=tensors["validation_users"],
         config=from_dict(ExperimentConfig, read_json(folder / "config.json")),
         metrics=read_result(SAERun, folder / "metrics.json") if (folder / "metrics.json").is_file() else None,
+        digest=actual,
     )
+
+
+def manifest_digest(folder: Path) -> str:
+    """The bundle's identity: the sha256 of its manifest (which holds every other file's sha256)."""
+    return _sha256(folder / MANIFEST)
 
 
 def verify_manifest(folder: Path) -> None:

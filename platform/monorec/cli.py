@@ -12,7 +12,7 @@ from typing import TypeVar
 from monorec.config import ExperimentConfig, load_config
 from monorec.errors import MonorecError
 from monorec.paths import monorec_home
-from monorec.results import RecommenderRun, mlflow_metrics
+from monorec.results import RecommenderRun, SAERun, mlflow_metrics, mlflow_series
 
 T = TypeVar("T")
 
@@ -98,5 +98,6 @@ def _track(job: str, config: ExperimentConfig, result: object, output_dir: Path)
         return
     uri = tracking_uri(config.tracking.uri)
     checksum = result.dataset.checksum if isinstance(result, RecommenderRun) else ""
-    run_id = log_job_run(job, config, mlflow_metrics(result), output_dir, uri, dataset_checksum=checksum)
+    series = mlflow_series(result) if isinstance(result, SAERun) else None
+    run_id = log_job_run(job, config, mlflow_metrics(result), output_dir, uri, dataset_checksum=checksum, series=series)
     log.info("tracked in MLflow run %s (%s)", run_id, uri)

@@ -13,16 +13,17 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from monorec.config import ExperimentConfig, recommender_hash, run_hash
+from monorec.config import ExperimentConfig, config_hash, recommender_hash, run_hash
 from monorec.data import InteractionData, Split, load_split
 from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import summarize
 from monorec.interpret import interpret_sae, write_report
-from monorec.interventions import Steerer
+from monorec.interventions import Calibrator, Steerer
 from monorec.interventions.case_studies import case_studies
 from monorec.recommenders import (
     TwoTowerRecommender,
@@ -31,8 +32,19 @@ from monorec.recommenders import (
     save_recommender,
     train_recommender,
 )
-from monorec.results import DatasetSummary, Fidelity, RecommenderRun, SAERun, TrainingSummary, write_result
+from monorec.results import (
+    CaseStudies,
+    DatasetSummary,
+    Fidelity,
+    RankingMetrics,
+    RecommenderRun,
+    SAERun,
+    TrainingSummary,
+    read_result,
+    write_result,
+)
 from monorec.sae import SparseAutoencoder, build_sae, reconstructed_scorer, save_sae, train_sae
+from monorec.sae.training import sae_folds
 from monorec.storage import write_json
 from monorec.training import TrainResult
 from monorec.typed import to_dict
@@ -105,7 +117,7 @@ def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | 
     """Train (or load) the recommender, train the SAE through it, then `finish_sae`.
 
     The recommender lives in `recommender_dir` (default: inside `output_dir`); several SAE runs
-    can share one, as the reproduction's ablations do.
+    can share one, as the reproduction's ablations do, and then share its reference metrics.
     """
     fingerprint = run_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
@@ -118,7 +130,7 @@ def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | 
     else:
         result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
     reference = {"path": os.path.relpath(recommender_dir, output_dir), "config_hash": recommender_hash(config)}
-    return finish_sae(sae, recommender, data, split, config, result.summary(), output_dir, reference)
+    return finish_sae(sae, recommender, data, split, config, result.summary(), output_dir, reference, recommender_dir)
 
 
 def finish_sae(
@@ -130,24 +142,33 @@ def finish_sae(
     training: TrainingSummary,
     output_dir: Path,
     recommender_reference: dict,
+    recommender_dir: Path | None = None,
 ) -> SAERun:
-    """Measure, interpret and steer a trained SAE; write sae.safetensors, report.md, neurons.csv, metrics.json."""
+    """Measure (on report users), interpret and steer a trained SAE; write its files and metrics.json.
+
+    `recommender_dir` caches the frozen recommender's own ranking of the report users there, so
+    that the runs sharing one recommender compute it once.
+    """
     device = torch.device(training.device)
     recommender.to(device)
     sae.to(device).eval()
-    fidelity = evaluate_sae(sae, recommender, split, config, device)
+    folds = sae_folds(split, config.sae_train)
+    fidelity = evaluate_sae(sae, recommender, split, config, device, folds.report, recommender_dir)
     report = interpret_sae(sae, recommender, data, config.interpret)
-    steerer = Steerer(recommender, sae, report.labels, data.item_ids)
-    steering = case_studies(steerer, data, split, report, config.case_studies)
+    steering = CaseStudies()
+    if config.case_studies.enabled:
+        steerer = Steerer(recommender, sae, report.labels, data.item_ids)
+        calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
+        steering = case_studies(calibrator, data, split, report, config.case_studies, folds.report)
     run = SAERun(fidelity, report.mono, steering, training, run_hash(config))
     reference = {**recommender_reference, "dataset": data.name, "dataset_checksum": data.checksum}
     save_sae(sae, output_dir, reference)
     write_report(report, fidelity, output_dir, f"SAE report: {data.name} {config.model.kind}")
     write_result(run, output_dir / METRICS)
     log.info(
-        "rbo@%d %.3f  ms %.3f  dead %.2f  labelled %d  report: %s",
-        *(fidelity.depth, fidelity.rbo, run.mono.ms, run.mono.dead_ratio, run.mono.n_labelled),
-        output_dir / "report.md",
+        "report users %d: rbo %.3f (truncated@%d) %.3f (extrapolated@%d)  ms %.3f  dead %.2f  labelled %d  %s",
+        *(fidelity.users, fidelity.rbo_truncated, fidelity.paper_depth, fidelity.rbo_extrapolated, fidelity.depth),
+        *(run.mono.ms, run.mono.dead_ratio, run.mono.n_labelled, output_dir / "report.md"),
     )
     return run
 
@@ -158,13 +179,53 @@ def evaluate_sae(
     split: Split,
     config: ExperimentConfig,
     device: torch.device,
+    users: np.ndarray,
+    cache_dir: Path | None = None,
 ) -> Fidelity:
-    """Fidelity of the reconstruction on every test user: list agreement and ranking quality."""
+    """Fidelity of the reconstruction on `users` (report users): list agreement and ranking quality."""
     reconstructed = reconstructed_scorer(sae, recommender)
-    users = torch.as_tensor(split.test_users, device=device)
-    depth = config.interpret.fidelity_k
-    agreement = list_fidelity(recommender.rank_scores, reconstructed, split, users, depth, config.interpret.rbo_p)
-    k, chunk = config.eval.k, config.eval.chunk_size
-    original = evaluate_ranking(recommender.rank_scores, split, k, chunk, device).full
-    rebuilt = evaluate_ranking(reconstructed, split, k, chunk, device).full
-    return Fidelity(depth, agreement.rbo, agreement.kendall_tau, original, rebuilt)
+    index = torch.as_tensor(users, device=device)
+    settings, k, chunk = config.interpret, config.eval.k, config.eval.chunk_size
+    agreement = list_fidelity(
+        recommender.rank_scores,
+        reconstructed,
+        split,
+        index,
+        settings.fidelity_k,
+        settings.paper_rbo_depth,
+        settings.rbo_p,
+    )
+    original = reference_ranking(recommender, split, config, device, users, cache_dir)
+    rebuilt = evaluate_ranking(reconstructed, split, k, chunk, device, users).full
+    return Fidelity(
+        users=len(users),
+        paper_depth=settings.paper_rbo_depth,
+        rbo_truncated=agreement.rbo_truncated,
+        kendall_tau_ranks=agreement.kendall_tau_ranks,
+        depth=settings.fidelity_k,
+        rbo_extrapolated=agreement.rbo_extrapolated,
+        kendall_tau_scores=agreement.kendall_tau_scores,
+        original=original,
+        reconstructed=rebuilt,
+    )
+
+
+def reference_ranking(
+    recommender: TwoTowerRecommender,
+    split: Split,
+    config: ExperimentConfig,
+    device: torch.device,
+    users: np.ndarray,
+    cache_dir: Path | None,
+) -> RankingMetrics:
+    """The frozen recommender's own full ranking of `users`, computed once per recommender and user set."""
+    key = config_hash({"recommender": recommender_hash(config), "users": users.tolist(), "eval": to_dict(config.eval)})
+    path = cache_dir / f"reference_ranking_{key}.json" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        return read_result(RankingMetrics, path)
+    metrics = evaluate_ranking(
+        recommender.rank_scores, split, config.eval.k, config.eval.chunk_size, device, users
+    ).full
+    if path is not None:
+        write_result(metrics, path)
+    return metrics

@@ -73,11 +73,21 @@ class RecommenderRun:
 
 @dataclasses.dataclass(frozen=True)
 class Fidelity:
-    """How well the reconstruction keeps the recommender's lists and quality (docs/method.md §4)."""
+    """How well the reconstruction keeps the recommender's lists and quality (docs/method.md §4).
 
+    Measured on `users` report users, held out of SAE training. The paper's measures
+    (truncated RBO, Kendall tau of rank positions) at `paper_depth`; ours (extrapolated RBO,
+    Kendall tau-b of scores) at `depth`; ranking quality of the held-out positives with the
+    original and the reconstructed embeddings.
+    """
+
+    users: int
+    paper_depth: int
+    rbo_truncated: float
+    kendall_tau_ranks: float
     depth: int
-    rbo: float
-    kendall_tau: float
+    rbo_extrapolated: float
+    kendall_tau_scores: float
     original: RankingMetrics
     reconstructed: RankingMetrics
 
@@ -140,57 +150,71 @@ class Monosemanticity:
 
 
 @dataclasses.dataclass(frozen=True)
-class FilteringResult:
-    """Suppressing a concept's neuron: the concept's share of the top-k before and after."""
+class Steered:
+    """One intervention at one strength on a study's users (`interventions.effects.Lists.measure`)."""
 
-    concept: str
-    neurons: list[int]
-    users: int
-    k: int
-    share_before: float
-    share_after: float
+    strength: float
+    effect: float
     collateral_rbo: float
+    ndcg: float
 
 
 @dataclasses.dataclass(frozen=True)
-class PromotionResult:
-    """Raising one item's concept neuron: its rank and presence in the audience's top-k."""
+class Curve:
+    """Dose-response: the study's effect, collateral and NDCG along one method's parameter."""
 
-    concept: str
-    item: str
-    audiences: list[str]
-    neurons: list[int]
-    value: float
-    users: int
-    k: int
-    median_rank_before: float
-    median_rank_after: float
-    in_top_before: float
-    in_top_after: float
-    collateral_rbo: float
+    method: str
+    parameter: str
+    points: list[Steered]
+    tower: str | None = None  # the SAE's curves: which tower the edit applies to; None for baselines
 
 
 @dataclasses.dataclass(frozen=True)
-class PopularityResult:
-    """Suppressing the popularity neuron: long-tail share and popularity of the top-k."""
+class Calibration:
+    """The smallest strength meeting the target on the validation users, measured on the report users.
 
+    `strength` is None when no strength up to the largest tried meets it; `report` is then the
+    result at that largest strength, so the page can say how far the model gets.
+    """
+
+    bound: float
+    strength: float | None
+    validation_effect: float
+    report: Steered
+
+    @property
+    def reached(self) -> bool:
+        return self.strength is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyResult:
+    """One case study on the report users: before, the calibrated intervention, and the curves.
+
+    `details` holds the study's own extra measures (promotion: median ranks; popularity:
+    mean popularity percentile), each before and after the calibrated intervention.
+    """
+
+    subject: str
     neurons: list[int]
+    intervention: str
+    tower: str
     users: int
     k: int
-    long_tail_share_before: float
-    long_tail_share_after: float
-    mean_percentile_before: float
-    mean_percentile_after: float
-    collateral_rbo: float
+    measure: str
+    before: Steered
+    calibration: Calibration
+    curves: list[Curve]
+    details: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class CaseStudies:
-    """The three interventions of docs/method.md §5 (None where the data cannot run one)."""
+    """The three interventions of docs/method.md §5 (None where the data cannot run one, or not asked)."""
 
-    filtering: FilteringResult | None = None
-    promotion: PromotionResult | None = None
-    popularity: PopularityResult | None = None
+    filtering: StudyResult | None = None
+    promotion: StudyResult | None = None
+    popularity: StudyResult | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,3 +294,19 @@ def mlflow_metrics(run: Any, prefix: str = "") -> dict[str, float]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             flat[name] = float(value)
     return flat
+
+
+def mlflow_series(run: SAERun) -> dict[str, list[float]]:
+    """Every dose-response curve as metric histories (one step per point), for MLflow's charts.
+
+    `steering/filtering/SAE: suppress on the both tower/effect` holds the curve's effects in order;
+    `.../strength` the parameter values they were measured at.
+    """
+    series: dict[str, list[float]] = {}
+    for name in ("filtering", "promotion", "popularity"):
+        study = getattr(run.steering, name)
+        for curve in study.curves if study is not None else []:
+            prefix = MLFLOW_UNSAFE.sub("", f"steering/{name}/{curve.method}")
+            for field in ("strength", "effect", "collateral_rbo", "ndcg"):
+                series[f"{prefix}/{field}"] = [getattr(point, field) for point in curve.points]
+    return series

@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from monorec.bundle import Bundle
-from monorec.errors import UnknownIdError
+from monorec.errors import InvalidRequestError
 from monorec.evaluation.ranking import mask_training_items
-from monorec.interventions import Intervention, Steerer
-from monorec.sae.model import Encoded
+from monorec.ids import lookup
+from monorec.interventions import Calibrator, Intervention, Steerer, Target
+
+NON_FINITE = "these interventions push scores out of the finite range: use smaller strengths"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,22 +39,19 @@ class RecommenderService:
         self.bundle = bundle
         self.item_ids = [_plain(i) for i in bundle.items["item_id"]]
         self.steerer = Steerer(bundle.recommender, bundle.sae, bundle.labels, self.item_ids)
+        indptr, items = bundle.train_indptr.numpy(), bundle.train_items.numpy()
+        validation = bundle.validation_users.numpy()
+        self.calibrator = Calibrator.build(self.steerer, indptr, items, validation, bundle.items)
         self.item_names = bundle.items["name"].to_numpy()
         self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
 
     def user_index(self, user_id: int | str) -> int:
-        try:
-            return self._user_index[str(user_id)]
-        except KeyError:
-            raise UnknownIdError(f"unknown user_id {user_id!r}") from None
+        return lookup(user_id, self._user_index, "user_id")
 
     def item_index(self, item_id: int | str) -> int:
-        try:
-            return self._item_index[str(item_id)]
-        except KeyError:
-            raise UnknownIdError(f"unknown item_id {item_id!r}") from None
+        return lookup(item_id, self._item_index, "item_id")
 
     def scores(self, users: Sequence[int], interventions: Sequence[Intervention] = ()) -> torch.Tensor:
         """(len(users), n_items) scores: the model's own without interventions, steered ones with them."""
@@ -62,30 +61,63 @@ class RecommenderService:
                 return self.steerer.scores(index, list(interventions))
             return self.bundle.recommender.rank_scores(index)
 
-    def rank_many(self, requests: Sequence[RankRequest]) -> list[list[dict]]:
+    def resolve(self, interventions: Sequence[Intervention]) -> tuple[tuple[Intervention, ...], list[dict]]:
+        """Interventions at their strengths, calibrating those given a target (422 if unreachable).
+
+        Also returns, per calibrated intervention, its target, the strength found and the effect
+        measured on the validation users.
+        """
+        self.steerer.check(interventions)
+        resolved, notes = [], []
+        for intervention in interventions:
+            applied, found = self.calibrator.resolve(intervention)
+            resolved.append(applied)
+            if found is not None:
+                note = {"neuron": intervention.neuron, "target": intervention.target, "strength": found.strength}
+                notes.append({**note, "validation_effect": found.effect, "validation_users": found.users})
+        return tuple(resolved), notes
+
+    def user_effect(self, user: int, target: Target, applied: tuple[Intervention, ...]) -> float:
+        """A target's measure for one user's list after all the applied interventions."""
+        users = torch.tensor([user])
+        scores = self.calibrator.mask(self.steerer.scores(users, list(applied)), users)
+        return self.calibrator.effect_fn(target)(scores).item()
+
+    def rank_many(self, requests: Sequence[RankRequest]) -> list[list[dict] | InvalidRequestError]:
         """Top-k lists for concurrent requests: those with the same interventions (usually none) share
-        one scoring, masking and top-k call, then each list is cut to its own k."""
+        one scoring, masking and top-k call, then each list is cut to its own k.
+
+        A request whose interventions push scores out of the finite range gets an
+        InvalidRequestError in its place (HTTP 422): the others in the batch are unaffected.
+        """
         groups: dict[tuple[Intervention, ...], list[int]] = {}
         for position, request in enumerate(requests):
             groups.setdefault(request.interventions, []).append(position)
-        ranked: list[list[dict]] = [[] for _ in requests]
+        ranked: list[list[dict] | InvalidRequestError] = [[] for _ in requests]
         for interventions, positions in groups.items():
             group = [requests[p] for p in positions]
             users = [request.user for request in group]
             scores = self.scores(users, interventions).float()
+            broken = torch.isnan(scores).any(1) | torch.isposinf(scores).any(1)
             exclude = torch.tensor([request.exclude_seen for request in group])
             if exclude.any():
                 masked = mask_training_items(
                     scores, torch.as_tensor(users), self.bundle.train_indptr, self.bundle.train_items
                 )
                 scores = torch.where(exclude[:, None], masked, scores)
-            values, items = scores.topk(min(max(request.k for request in group), scores.shape[1]), dim=1)
-            for p, request, row_items, row_values in zip(positions, group, items.tolist(), values.tolist()):
-                ranked[p] = self._listing(row_items[: request.k], row_values[: request.k])
+            values, items = scores.masked_fill(torch.isnan(scores), -math.inf).topk(
+                min(max(r.k for r in group), scores.shape[1]), dim=1
+            )
+            for row, (p, request) in enumerate(zip(positions, group)):
+                ranked[p] = (
+                    InvalidRequestError(NON_FINITE)
+                    if broken[row]
+                    else self._listing(items[row, : request.k].tolist(), values[row, : request.k].tolist())
+                )
         return ranked
 
     def _listing(self, items: Sequence[int], scores: Sequence[float]) -> list[dict]:
-        """Ranked item dicts; -inf (masked) scores end the list."""
+        """Ranked item dicts; -inf (masked, or pushed below the finite range) scores end the list."""
         return [
             {"item_id": self.item_ids[i], "name": self.item_names[i], "score": v, "rank": r + 1}
             for r, (i, v) in enumerate(zip(items, scores))
@@ -93,28 +125,8 @@ class RecommenderService:
         ]
 
     def explain(self, user_id: int | str, item_id: int | str, top: int = 5) -> list[dict]:
-        """Neurons that contribute most to the (reconstructed) score: the drop when each is zeroed."""
-        user, item = self.user_index(user_id), self.item_index(item_id)
-        sae, model = self.bundle.sae, self.bundle.recommender
-        with torch.no_grad():
-            users = self.steerer.user_codes
-            items = self.steerer.item_codes
-            m = sae.n_latents
-            user_codes = users.codes[user].repeat(m + 1, 1)
-            item_codes = items.codes[item].repeat(m + 1, 1)
-            ablate = torch.arange(m)
-            user_codes[ablate, ablate] = 0
-            item_codes[ablate, ablate] = 0
-            user_hat = sae.decode(
-                Encoded(user_codes, users.mean[user].expand(m + 1, 1), users.std[user].expand(m + 1, 1))
-            )
-            item_hat = sae.decode(
-                Encoded(item_codes, items.mean[item].expand(m + 1, 1), items.std[item].expand(m + 1, 1))
-            )
-            index_u = torch.full((m + 1,), user, dtype=torch.long)
-            index_i = torch.full((m + 1,), item, dtype=torch.long)
-            logits = model.logits(index_u, index_i, user_hat, item_hat)
-        contribution = (logits[m] - logits[:m]).numpy()
+        """The neurons that contribute most to the user's score of the item: the drop when each is removed."""
+        contribution = self.steerer.contributions(self.user_index(user_id), self.item_index(item_id)).numpy()
         order = np.argsort(-np.abs(contribution))[:top]
         return [{**self.neuron_info(int(j)), "contribution": float(contribution[j])} for j in order]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +20,61 @@ log = logging.getLogger(__name__)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp_path)` then rename the temporary file over `path` (with the usual umask
-    permissions, not the owner-only ones of a temporary file)."""
+    """Call `write(tmp_path)`, flush it to disk, then rename it over `path`: all of it or none.
+
+    The temporary file is created with mode 0o666, which the process umask narrows as it does
+    for any new file: no process-wide umask is ever changed. It is fsynced before the rename and
+    the folder after it, so after a crash `path` holds either the old content or the new.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
+        write(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_folder(staging: Path, folder: Path) -> None:
+    """Swap a complete `staging` folder in at `folder` by renames, then delete what it replaced."""
+    for entry in staging.iterdir():
+        _fsync(entry)
+    _fsync(staging)
+    retired = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:12]}"
+    if folder.exists():
+        os.replace(folder, retired)
+    os.replace(staging, folder)
+    _fsync(folder.parent)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created if needed) across processes, held for the block.
+
+    Serialises work that must happen once, like a dataset download or a cache build, when
+    several jobs or Ray workers on one machine start at the same time.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, payload: Any) -> None:

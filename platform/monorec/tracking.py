@@ -13,20 +13,28 @@ that talks to MLflow: the jobs, the search and the Serve app go through it.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from monorec.bundle import Bundle, read_bundle
 from monorec.config import ExperimentConfig, recommender_hash, run_hash
 from monorec.errors import MonorecError
 from monorec.paths import monorec_home
 from monorec.typed import to_dict
+
+T = TypeVar("T")
+DIGEST_TAG = "manifest_sha256"
+SQLITE_RETRIES = 8
 
 
 def tracking_uri(configured: str | None = None) -> str:
@@ -76,13 +84,13 @@ def flat_params(values: Mapping, prefix: str = "") -> dict[str, str]:
 def log_metrics(client: MlflowClient, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
     entries = [Metric(name, value, 0, step) for name, value in metrics.items()]
     for start in range(0, len(entries), 500):
-        client.log_batch(run_id, metrics=entries[start : start + 500])
+        retrying(client.log_batch, run_id, metrics=entries[start : start + 500])
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping) -> None:
     entries = [Param(name, value) for name, value in flat_params(params).items()]
     for start in range(0, len(entries), 100):
-        client.log_batch(run_id, params=entries[start : start + 100])
+        retrying(client.log_batch, run_id, params=entries[start : start + 100])
 
 
 def git_commit() -> str:
@@ -114,36 +122,45 @@ def log_job_run(
     parent_run_id: str | None = None,
     artifacts: Sequence[Path] = (),
     dataset_checksum: str = "",
+    series: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
     """Record one finished job (params, metrics, tags, its artifacts) as a run; returns the run id.
 
     With `parent_run_id` the run nests under that run in the MLflow UI; `artifacts` are extra
-    files logged beside the output folder's own (config, metrics, neurons, report).
+    files logged beside the output folder's own (config, metrics, neurons, report); `series` are
+    metric histories (a curve's values, one step each).
     """
     mlflow = client(uri)
     experiment = experiment_id(mlflow, model_name(config))
     tags = {"job": job, **run_tags(config, dataset_checksum)}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
-    run_id = mlflow.create_run(experiment, run_name=run_name or f"{job}-{output_dir.name}", tags=tags).info.run_id
+    run_id = retrying(
+        mlflow.create_run, experiment, run_name=run_name or f"{job}-{output_dir.name}", tags=tags
+    ).info.run_id
     log_params(mlflow, run_id, to_dict(config))
     log_metrics(mlflow, run_id, metrics)
+    for name, values in (series or {}).items():  # dose-response curves: one step per point
+        entries = [Metric(name, float(value), 0, step) for step, value in enumerate(values)]
+        retrying(mlflow.log_batch, run_id, metrics=entries)
     names = ("config.json", "metrics.json", "neurons.csv", "report.md")
     for path in [output_dir / name for name in names if (output_dir / name).is_file()] + list(artifacts):
-        mlflow.log_artifact(run_id, str(path))
-    mlflow.set_terminated(run_id)
+        retrying(mlflow.log_artifact, run_id, str(path))
+    retrying(mlflow.set_terminated, run_id)
     return run_id
 
 
 def nested_run(client: MlflowClient, experiment: str, parent_run_id: str, name: str, tags: Mapping[str, str]) -> str:
     """The run called `name` under `parent_run_id`, created unless a resumed search already has it."""
-    existing = client.search_runs(
-        [experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.trial = '{name}'"
+    existing = retrying(
+        client.search_runs,
+        [experiment],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.trial = '{name}'",
     )
     if existing:
         return existing[0].info.run_id
     all_tags = {"mlflow.parentRunId": parent_run_id, "trial": name, **tags}
-    return client.create_run(experiment, run_name=name, tags=all_tags).info.run_id
+    return retrying(client.create_run, experiment, run_name=name, tags=all_tags).info.run_id
 
 
 def search_run(client: MlflowClient, experiment: str, path: str, tags: Mapping[str, str], resume: bool) -> str:
@@ -156,29 +173,67 @@ def search_run(client: MlflowClient, experiment: str, path: str, tags: Mapping[s
     return client.create_run(experiment, run_name=f"tune-{name}", tags={**tags, "tune_path": path}).info.run_id
 
 
-def register_bundle(client: MlflowClient, name: str, run_id: str, artifact_path: str, alias: str) -> str:
-    """Register the run's `artifact_path` folder as a new version of `name` and point `alias` at it."""
+def register_bundle(client: MlflowClient, name: str, run_id: str, artifact_path: str, alias: str, digest: str) -> str:
+    """Register the run's `artifact_path` folder as a new version of `name` and point `alias` at it.
+
+    The bundle's manifest digest is pinned on the version (tag `manifest_sha256`): a replica
+    refuses a downloaded bundle that does not hash to it.
+    """
     try:
-        client.get_registered_model(name)
+        retrying(client.get_registered_model, name)
     except MlflowException:  # not registered yet
-        client.create_registered_model(name)
+        retrying(client.create_registered_model, name)
     source = f"{client.get_run(run_id).info.artifact_uri}/{artifact_path}"
-    version = client.create_model_version(name, source, run_id=run_id)
-    client.set_registered_model_alias(name, alias, version.version)
-    return str(version.version)
+    version = str(retrying(client.create_model_version, name, source, run_id=run_id, tags={DIGEST_TAG: digest}).version)
+    retrying(client.set_registered_model_alias, name, alias, version)
+    return version
 
 
-def download_registered(reference: str, uri: str | None = None) -> tuple[Path, str, str]:
-    """Download the bundle of `NAME@ALIAS` or `NAME/VERSION`; returns (folder, name, version)."""
+def resolve_registered(reference: str, uri: str | None = None) -> tuple[str, str, str]:
+    """`NAME@ALIAS` or `NAME/VERSION` -> (name, version, pinned manifest digest), read once."""
     uri = tracking_uri(uri)
     registry = MlflowClient(uri)
     name, _, ref = reference.replace("/", "@").partition("@")
     try:
-        if ref.isdecimal():
+        if ref.isdecimal() and ref.isascii():
             version = registry.get_model_version(name, ref)
         else:
             version = registry.get_model_version_by_alias(name, ref or "champion")
     except MlflowException as error:
-        raise MonorecError(f"model {reference!r} not found in the MLflow registry at {uri}: {error.message}") from None
-    folder = download_artifacts(artifact_uri=version.source, dst_path=tempfile.mkdtemp(), tracking_uri=uri)
-    return Path(folder), name, str(version.version)
+        raise MonorecError(
+            f"model {reference[:80]!r} not found in the MLflow registry at {uri}: {error.message}"
+        ) from None
+    digest = (version.tags or {}).get(DIGEST_TAG)
+    if not digest:
+        raise MonorecError(
+            f"{name} version {version.version} has no pinned bundle digest ({DIGEST_TAG}): re-register it"
+        )
+    return name, str(version.version), digest
+
+
+def read_registered(reference: str, uri: str | None = None, digest: str | None = None) -> tuple[Bundle, str, str]:
+    """Download a registered bundle, load it (checked against its pinned digest), and delete the download."""
+    name, version, pinned = resolve_registered(reference, uri)
+    if digest is not None and digest != pinned:
+        raise MonorecError(f"{name} version {version} is pinned to another bundle than the one deployed")
+    registry = MlflowClient(tracking_uri(uri))
+    source = registry.get_model_version(name, version).source
+    with tempfile.TemporaryDirectory(prefix="monorec-bundle-") as folder:
+        downloaded = download_artifacts(artifact_uri=source, dst_path=folder, tracking_uri=tracking_uri(uri))
+        return read_bundle(Path(downloaded), digest=pinned), name, version
+
+
+def retrying(call: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """`call(*args, **kwargs)`, retried with backoff while a local SQLite store is locked.
+
+    Trials write to one SQLite file at once; SQLite answers "database is locked" to all but one
+    writer for a moment, which must not kill a trial's epoch callback.
+    """
+    for attempt in range(SQLITE_RETRIES):
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:  # MLflow wraps SQLAlchemy's OperationalError in more than one way
+            if "database is locked" not in str(error) or attempt == SQLITE_RETRIES - 1:
+                raise
+            time.sleep(min(0.05 * 2**attempt, 2.0) * (1 + random.random()))
+    raise AssertionError("unreachable")

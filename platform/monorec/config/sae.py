@@ -9,6 +9,7 @@ from monorec.config.checks import at_least, positive, within
 from monorec.errors import ConfigError
 
 Activation = Literal["relu", "topk", "batchtopk"]
+Tower = Literal["user", "item", "both"]
 LOSS_WEIGHTS = ("alpha", "beta", "lambda1", "lambda2")
 
 
@@ -40,7 +41,13 @@ class SAEConfig:
 
 @dataclasses.dataclass
 class SAETrainConfig:
-    """L_total = alpha L_emb + beta L_pred + lambda1 L1 + lambda2 KL(rho) (docs/method.md §3)."""
+    """L_total = alpha L_emb + beta L_pred + lambda1 L1 + lambda2 KL(rho) (docs/method.md §3).
+
+    The test users are split into three disjoint, seeded folds (docs/method.md §4): the SAE
+    trains on every pair of the users outside the validation and report folds; validation
+    users drive per-epoch checks and the search's objective; report users give every fidelity
+    and steering number. Items are not held out: the SAE sees every item, as the paper's does.
+    """
 
     alpha: float = 1.0
     beta: float = 0.1
@@ -52,7 +59,9 @@ class SAETrainConfig:
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
-    validation_users: int = 500
+    validation_share: float = 0.1
+    report_share: float = 0.1
+    user_split_seed: int = 0
 
     def __post_init__(self) -> None:
         for name in LOSS_WEIGHTS:
@@ -61,12 +70,19 @@ class SAETrainConfig:
         at_least("sae_train.epochs", self.epochs, 0)
         at_least("sae_train.batch_size", self.batch_size, 1)
         positive("sae_train.lr", self.lr)
-        at_least("sae_train.validation_users", self.validation_users, 0)
+        within("sae_train.validation_share", self.validation_share, 0, 1)
+        within("sae_train.report_share", self.report_share, 0, 1)
+        if self.validation_share + self.report_share >= 1:
+            raise ConfigError("sae_train.validation_share + sae_train.report_share must leave users to train the SAE")
 
 
 @dataclasses.dataclass
 class InterpretConfig:
-    """Neuron interpretation: purity cut-offs, labelling, and the fidelity list depth."""
+    """Neuron interpretation: purity cut-offs, labelling, and the fidelity list depths.
+
+    fidelity_k: depth of our lists (extrapolated RBO, Kendall tau-b of scores);
+    paper_rbo_depth: depth of the paper's (truncated RBO, Kendall tau of ranks, docs/method.md §4).
+    """
 
     purity_k: list[int] = dataclasses.field(default_factory=lambda: [10, 20, 50])
     label_k: int = 20
@@ -75,12 +91,13 @@ class InterpretConfig:
     long_tail_share: float = 0.5
     ms_top_n: int = 30
     fidelity_k: int = 20
+    paper_rbo_depth: int = 29
     rbo_p: float = 0.9
 
     def __post_init__(self) -> None:
         if not self.purity_k or min(self.purity_k) < 1:
             raise ConfigError(f"interpret.purity_k must be a non-empty list of positive K, got {self.purity_k}")
-        for name in ("label_k", "ms_top_n", "fidelity_k"):
+        for name in ("label_k", "ms_top_n", "fidelity_k", "paper_rbo_depth"):
             at_least(f"interpret.{name}", getattr(self, name), 1)
         for name in ("popular_share", "long_tail_share"):
             within(f"interpret.{name}", getattr(self, name), 0, 1)
@@ -89,23 +106,40 @@ class InterpretConfig:
 
 @dataclasses.dataclass
 class CaseStudyConfig:
-    """The intervention case studies run after every SAE (docs/method.md §5).
+    """The intervention case studies run after every SAE (docs/method.md §5; `enabled: false` skips them).
 
-    Filtering suppresses `filter_concept`'s best neuron for the `filter_users` test users whose
-    top-10 holds most of it (the purest concept when the data has none by that name). Promotion
-    raises the `promote_concept` neuron of the item named `promote_item` (the concept's most
-    popular item when it is null or absent) for the test users whose most frequent concept is
-    one of `audiences`, and reports its rank among their top-`promote_k`; it is skipped when the
-    data lacks the concept. Popularity control suppresses the popularity neuron for every test user.
+    Each study calibrates its strength on the validation users to its target and reports on the
+    report users (both held out of SAE training); where a study has several candidate edits (the
+    towers listed, or which neurons to raise), the one meeting its target with the least harm on
+    the validation users is used. Filtering suppresses `filter_concept`'s best neuron (on each of
+    `filter_towers`) for the `filter_users` users whose top-10 holds most of it (the purest
+    concept when the data has none by that name) until its share is at most `filter_max_share`.
+    Promotion boosts, on the item named `promote_item` (the concept's most popular item when it
+    is null or absent), either its `promote_concept` neuron or its `audiences`' neurons, for the
+    users whose most frequent concept is one of `audiences`, until the item is in the
+    top-`promote_k` of `promote_min_reach` of them; it is skipped when the data lacks the concept.
+    Popularity control suppresses the popularity neuron (on each of `popularity_towers`) for
+    every user until the long-tail share of the top-10 is `popularity_factor` times what it was.
     """
 
+    enabled: bool = True
     filter_concept: str = "Horror"
     filter_users: int = 50
+    filter_max_share: float = 0.10
+    filter_towers: list[Tower] = dataclasses.field(default_factory=lambda: ["user", "both"])
     promote_item: str | None = "Bob Dylan"
     promote_concept: str = "Folk"
     audiences: list[str] = dataclasses.field(default_factory=lambda: ["Metal", "Pop"])
     promote_k: int = 30
+    promote_min_reach: float = 0.5
+    popularity_factor: float = 2.0
+    popularity_towers: list[Tower] = dataclasses.field(default_factory=lambda: ["user", "item", "both"])
 
     def __post_init__(self) -> None:
         at_least("case_studies.filter_users", self.filter_users, 1)
         at_least("case_studies.promote_k", self.promote_k, 1)
+        within("case_studies.filter_max_share", self.filter_max_share, 0, 1)
+        within("case_studies.promote_min_reach", self.promote_min_reach, 0, 1)
+        at_least("case_studies.popularity_factor", self.popularity_factor, 0)
+        if not self.filter_towers or not self.popularity_towers:
+            raise ConfigError("case_studies.filter_towers and popularity_towers each need at least one tower")

@@ -44,7 +44,8 @@ class TuneConfig:
     weight: float = 0.5
     max_dead_ratio: float = 0.5
     grace_period: int = 3
-    storage_path: str | None = None  # None: <MONOREC_HOME>/ray_results
+    storage_path: str | None = None  # None: MONOREC_STORAGE, else <MONOREC_HOME>/ray_results (single node only)
+    max_failures: int = 2  # a trial on a lost (e.g. pre-empted) node restarts from its last checkpoint
     name: str = "tune_sae"
     seed: int = 0
 
@@ -64,6 +65,7 @@ class TuneConfig:
         positive("tune.cpus_per_trial", self.cpus_per_trial)
         at_least("tune.gpus_per_trial", self.gpus_per_trial, 0)
         at_least("tune.grace_period", self.grace_period, 1)
+        at_least("tune.max_failures", self.max_failures, 0)
 
 
 @dataclasses.dataclass

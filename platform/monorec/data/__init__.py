@@ -9,7 +9,7 @@ from monorec.data.lastfm import load_lastfm
 from monorec.data.movielens import load_ml1m
 from monorec.data.sampling import NegativeSampler
 from monorec.data.sources import dataset_dir
-from monorec.data.split import Split, split_dataset
+from monorec.data.split import Split, UserFolds, split_dataset, split_users
 from monorec.data.synthetic import SyntheticTruth, make_synthetic
 
 __all__ = [
@@ -17,10 +17,12 @@ __all__ = [
     "NegativeSampler",
     "Split",
     "SyntheticTruth",
+    "UserFolds",
     "build_dataset",
     "load_dataset",
     "make_synthetic",
     "split_dataset",
+    "split_users",
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ import pandas as pd
 
 from monorec.data.dataset import InteractionData
 from monorec.data.sources import cache_dir, file_digest
+from monorec.storage import file_lock, replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,13 @@ def load_cached(
     """Return the cached parse of `sources`, calling `parse(checksum)` and caching it on a miss."""
     key = cache_key(name, sources, options)
     folder = cache_dir() / "parsed" / f"{name}-{key}"
-    if (folder / "meta.json").is_file():
-        log.info("%s: reading parsed cache %s", name, folder)
-        return _read(folder)
-    data = parse(key)
-    _write(data, folder)
-    return data
+    with file_lock(folder.parent / f".{folder.name}.lock"):  # parse once, however many processes ask
+        if (folder / "meta.json").is_file():
+            log.info("%s: reading parsed cache %s", name, folder)
+            return _read(folder)
+        data = parse(key)
+        _write(data, folder)
+        return data
 
 
 def _write(data: InteractionData, folder: Path) -> None:
@@ -57,11 +58,10 @@ def _write(data: InteractionData, folder: Path) -> None:
         users.insert(0, "user_id", data.user_ids)
         users.to_parquet(tmp / "users.parquet", index=False)
         (tmp / "meta.json").write_text(json.dumps({"name": data.name, "checksum": data.checksum}))
-        os.replace(tmp, folder)
-    except OSError:
+        replace_folder(tmp, folder)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not (folder / "meta.json").is_file():  # another process may have won the race
-            raise
+        raise
 
 
 def _read(folder: Path) -> InteractionData:

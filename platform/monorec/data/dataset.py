@@ -59,12 +59,17 @@ class InteractionData:
 
     def concept_matrix(self) -> tuple[np.ndarray, list[str]]:
         """Multi-hot (n_items x n_concepts) bool matrix and the concept name of each column."""
-        names = self.concept_names
-        column = {name: j for j, name in enumerate(names)}
-        matrix = np.zeros((self.n_items, len(names)), dtype=bool)
-        for row, concepts in enumerate(self.items["concepts"]):
-            matrix[row, [column[c] for c in concepts]] = True
-        return matrix, names
+        return concept_matrix(self.items["concepts"])
+
+
+def concept_matrix(item_concepts: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Multi-hot (items x concepts) bool matrix of a column of concept lists, and the sorted names."""
+    names = sorted({c for concepts in item_concepts for c in concepts})
+    column = {name: j for j, name in enumerate(names)}
+    matrix = np.zeros((len(item_concepts), len(names)), dtype=bool)
+    for row, concepts in enumerate(item_concepts):
+        matrix[row, [column[c] for c in concepts]] = True
+    return matrix, names
 
 
 def build_dataset(

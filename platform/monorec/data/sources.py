@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from monorec.errors import DataError
+from monorec.storage import file_lock, replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,9 @@ def dataset_dir(name: str, data_dir: str | None = None) -> Path:
         _require_files(folder, archive, how=f"data dir {root}")
         return folder
     folder = cache_dir() / "datasets" / archive.folder
-    if not all((folder / f).is_file() for f in archive.files):
-        download(archive, folder)
+    with file_lock(cache_dir() / "datasets" / f".{archive.folder}.lock"):  # one download, however many jobs start
+        if not all((folder / f).is_file() for f in archive.files):
+            download(archive, folder)
     return folder
 
 
@@ -116,7 +118,5 @@ def download(archive: Archive, folder: Path) -> None:
             raise DataError(f"{archive.url} is not a valid zip file: {error}") from None
         extracted = Path(tmp) / archive.folder
         _require_files(extracted, archive, how=f"the archive {archive.url}")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(extracted, folder)
+        replace_folder(extracted, folder)
     log.info("dataset files ready in %s", folder)

@@ -82,3 +82,36 @@ def _sample_unseen(
         keys[rows[seen] - start, items[seen]] = np.inf
         result[start:stop] = np.argpartition(keys, k - 1, axis=1)[:, :k] if k else np.empty((stop - start, 0))
     return result
+
+
+@dataclasses.dataclass(frozen=True)
+class UserFolds:
+    """Disjoint user folds for the SAE (sorted user indices; docs/method.md §4).
+
+    train: every user whose pairs the SAE trains on (all users outside the two folds below,
+        including those with too few positives to be tested);
+    validation: test users for per-epoch checks and the search's objective;
+    report: test users for every fidelity and steering number reported.
+    """
+
+    train: np.ndarray
+    validation: np.ndarray
+    report: np.ndarray
+
+    def train_pairs(self, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        """The split's training pairs whose user is in the SAE-train fold."""
+        keep = np.isin(split.train_users, self.train)
+        return split.train_users[keep], split.train_items[keep]
+
+
+def split_users(split: Split, validation_share: float, report_share: float, seed: int = 0) -> UserFolds:
+    """Draw validation and report folds from the test users (seeded); everyone else trains the SAE."""
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(split.test_users)
+    n_validation = round(validation_share * len(shuffled))
+    n_report = round(report_share * len(shuffled))
+    validation = np.sort(shuffled[:n_validation])
+    report = np.sort(shuffled[n_validation : n_validation + n_report])
+    held_out = np.concatenate([validation, report])
+    train = np.setdiff1d(np.arange(split.n_users), held_out)
+    return UserFolds(train, validation, report)

@@ -21,7 +21,7 @@ from ray.train.torch import TorchTrainer
 
 from monorec.config import ExperimentConfig
 from monorec.data import load_split
-from monorec.distributed import init_ray
+from monorec.distributed import init_ray, storage_path
 from monorec.distributed.payload import make_payload, payload_config, payload_recommender, restore_checkpoint
 from monorec.parallel import DataParallel
 from monorec.recommenders import TwoTowerRecommender, build_recommender, train_recommender
@@ -51,7 +51,7 @@ def fit_on_ray(
         scaling_config=ScalingConfig(num_workers=config.ray.num_workers, use_gpu=config.ray.use_gpu),
         run_config=ray.train.RunConfig(
             name=f"{stage}-{fingerprint}",
-            storage_path=str((output_dir / "ray").resolve()),
+            storage_path=storage_path(config.ray.storage_path, output_dir / "ray"),
             failure_config=FailureConfig(max_failures=config.ray.max_failures),
         ),
     )

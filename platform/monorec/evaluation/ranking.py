@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from monorec.data.split import Split
@@ -54,14 +55,20 @@ def metrics_from_ranks(ranks: torch.Tensor, n_candidates: torch.Tensor, k: int) 
 
 
 def evaluate_ranking(
-    score_fn: ScoreFn, split: Split, k: int = 10, chunk_size: int = 1024, device: torch.device | str = "cpu"
+    score_fn: ScoreFn,
+    split: Split,
+    k: int = 10,
+    chunk_size: int = 1024,
+    device: torch.device | str = "cpu",
+    users: np.ndarray | None = None,
 ) -> Ranking:
-    """Full-ranking and sampled metrics of `score_fn` over the split's test users."""
+    """Full-ranking and sampled metrics of `score_fn` over the split's test users (or `users`, a subset)."""
     device = torch.device(device)
+    rows = np.arange(len(split.test_users)) if users is None else _test_rows(split, users)
     indptr, train_items = (torch.as_tensor(a, device=device) for a in split.train_csr())
-    test_users = torch.as_tensor(split.test_users, device=device)
-    test_items = torch.as_tensor(split.test_items, device=device)
-    negatives = torch.as_tensor(split.test_negatives, device=device)
+    test_users = torch.as_tensor(split.test_users[rows], device=device)
+    test_items = torch.as_tensor(split.test_items[rows], device=device)
+    negatives = torch.as_tensor(split.test_negatives[rows], device=device)
     full: dict[str, float] = {}
     sampled: dict[str, float] = {}
     with torch.no_grad():
@@ -83,6 +90,14 @@ def evaluate_ranking(
         full=RankingMetrics(k=k, **{name: total / n for name, total in full.items()}),
         sampled=RankingMetrics(k=split.test_items.shape[1], **{name: total / n for name, total in sampled.items()}),
     )
+
+
+def _test_rows(split: Split, users: np.ndarray) -> np.ndarray:
+    """Rows of `split.test_*` for the given users, each of which must be a test user."""
+    rows = np.searchsorted(split.test_users, users)
+    if len(users) and (rows.max() >= len(split.test_users) or (split.test_users[rows] != users).any()):
+        raise ValueError("evaluate_ranking: every user must be one of the split's test users")
+    return rows
 
 
 def _accumulate(sums: dict[str, float], per_user: dict[str, torch.Tensor]) -> None:

@@ -15,6 +15,8 @@ import torch
 from monorec.interpret.concepts import Concepts
 from monorec.results import ConceptNeuron
 
+MISS_PERCENTILE = 100.0  # an inactive top-k item: as far from popular as an item can be
+
 
 def top_items(activations: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(m, k) indices of each neuron's top-k items and whether each of them is active."""
@@ -76,12 +78,15 @@ def label_neurons(activations: torch.Tensor, concepts: Concepts, k: int, thresho
 
 
 def popularity_percentile(activations: torch.Tensor, item_percentile: np.ndarray, k: int) -> np.ndarray:
-    """(m,) mean popularity percentile (0 = most popular) of each neuron's top-k active items; NaN if none."""
+    """(m,) mean popularity percentile (0 = most popular) of each neuron's top-k items.
+
+    The mean is over all k: an item the neuron is inactive on counts as a miss, percentile 100,
+    as purity counts it, so a neuron firing on three blockbusters does not pass for a popularity
+    neuron (docs/method.md §4).
+    """
     indices, active = top_items(activations, k)
     values = torch.tensor(item_percentile, dtype=torch.float32, device=activations.device)[indices]
-    counts = active.sum(1)
-    mean = (values * active).sum(1) / counts.clamp(min=1)
-    return torch.where(counts > 0, mean, torch.nan).cpu().numpy()
+    return torch.where(active, values, torch.full_like(values, MISS_PERCENTILE)).mean(1).cpu().numpy()
 
 
 def top_decade_share(activations: torch.Tensor, decades: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +106,8 @@ def monosemanticity(activations: torch.Tensor, item_vectors: np.ndarray, top_n: 
     """(m,) MS_j (Pach et al. 2025) with s = cosine similarity of SAE-independent item vectors.
 
     For neuron j: a = min-max normalised activations over all items, restricted to its top_n
-    items; MS_j = sum_{p != q} a_p a_q s(p, q) / sum_{p != q} a_p a_q. Dead neurons get NaN.
+    items; MS_j = sum_{p != q} a_p a_q s(p, q) / sum_{p != q} a_p a_q. A neuron never active on an
+    item gets 0, as in the paper's notebooks, so the mean over all neurons counts dead ones.
     """
     vectors = torch.as_tensor(item_vectors, dtype=torch.float32, device=activations.device)
     unit = vectors / vectors.norm(dim=1, keepdim=True).clamp(min=1e-12)
@@ -113,4 +119,4 @@ def monosemanticity(activations: torch.Tensor, item_vectors: np.ndarray, top_n: 
     weights = a[:, :, None] * a[:, None, :]
     off_diagonal = 1 - torch.eye(a.shape[1], device=a.device)
     score = (weights * similarity * off_diagonal).sum((1, 2)) / (weights * off_diagonal).sum((1, 2)).clamp(min=1e-12)
-    return torch.where(high > 0, score, torch.nan).cpu().numpy()
+    return torch.where(high > 0, score, 0.0).cpu().numpy()

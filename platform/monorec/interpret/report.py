@@ -71,7 +71,7 @@ def interpret_sae(
     neurons = _neuron_table(items, users, data, concepts, purities, config)
     neurons["ms"] = monosemanticity(items, concepts.matrix[:, genres], config.ms_top_n)
     mono = Monosemanticity(
-        ms=_nanmean(neurons["ms"].to_numpy()[alive]),
+        ms=float(neurons["ms"].mean()),  # over every neuron, dead ones at 0 (docs/method.md §4)
         dead_ratio=float(1 - alive.mean()),
         n_labelled=int(neurons["label"].notna().sum()),
         concepts=best_neurons({n: p[:, genres] for n, p in purities.items()}, [concepts.names[c] for c in genres]),
@@ -112,12 +112,6 @@ def _prefix_groups(neurons: pd.DataFrame, prefixes: list[int], k: int) -> list[P
         groups.append(PrefixGroup(start, end - 1, k, labels, len(labels) / max(end - start, 1), mean))
         start = end
     return groups
-
-
-def _nanmean(values: np.ndarray) -> float:
-    """Mean over finite values (MS is undefined for neurons never active on an item); NaN if none."""
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if len(finite) else float("nan")
 
 
 def _neuron_table(
@@ -166,16 +160,20 @@ def write_report(report: NeuronReport, fidelity: Fidelity, folder: Path, title: 
 
 
 def _markdown(report: NeuronReport, fidelity: Fidelity, title: str) -> str:
-    mono, depth, k = report.mono, fidelity.depth, fidelity.original.k
+    mono, k = report.mono, fidelity.original.k
     measures = [
-        (f"rbo@{depth}", fidelity.rbo),
-        (f"kendall_tau@{depth}", fidelity.kendall_tau),
+        (f"RBO truncated@{fidelity.paper_depth} (the paper's)", fidelity.rbo_truncated),
+        (f"Kendall tau of ranks@{fidelity.paper_depth} (the paper's)", fidelity.kendall_tau_ranks),
+        (f"RBO extrapolated@{fidelity.depth}", fidelity.rbo_extrapolated),
+        (f"Kendall tau-b of scores@{fidelity.depth}", fidelity.kendall_tau_scores),
         (f"ndcg@{k} original", fidelity.original.ndcg),
         (f"ndcg@{k} reconstructed", fidelity.reconstructed.ndcg),
         ("ms", mono.ms),
         ("dead_ratio", mono.dead_ratio),
     ]
-    lines = [f"# {title}", "", "## Fidelity and sparsity", "", "| metric | value |", "|---|---|"]
+    lines = [f"# {title}", "", "## Fidelity and sparsity", ""]
+    lines += [f"On {fidelity.users} report users held out of SAE training (docs/method.md §4).", ""]
+    lines += ["| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value:.4f} |" for name, value in measures]
     lines += ["", "## Best neuron per concept (semantic purity)", ""]
     lines += ["| concept | neuron | " + " | ".join(f"p@{n}" for n in report.purity_k) + " |"]

@@ -1,6 +1,7 @@
 """Steering recommendations through named SAE neurons, without touching the model's weights."""
 
-from monorec.interventions.recipes import filtering, popularity_control, promotion
-from monorec.interventions.steering import Intervention, Steerer, apply_op
+from monorec.interventions.calibration import Calibrator, UnreachableTargetError
+from monorec.interventions.steering import Intervention, Steerer
+from monorec.interventions.targets import Target
 
-__all__ = ["Intervention", "Steerer", "apply_op", "filtering", "popularity_control", "promotion"]
+__all__ = ["Calibrator", "Intervention", "Steerer", "Target", "UnreachableTargetError"]

@@ -1,12 +1,19 @@
-"""Post hoc control: edit SAE codes, decode, score with the frozen recommender, re-rank.
+"""Post hoc control: edit SAE codes, carry the change into the embeddings, score with the frozen model.
 
-Nothing stored is ever changed: every call starts from the codes of the original embeddings,
-applies the requested interventions to copies, and scores the decoded embeddings through the
-model's own scoring function. With no intervention the scores are exactly the reconstructed scores.
+Nothing stored is ever changed. An intervention edits a copy of some users' or items' codes;
+the edit's decoded change, (z' - z) W_dec^T * std, is added to the ORIGINAL embeddings, which
+the frozen recommender then scores. So with no intervention the scores are exactly the
+recommender's own, and the SAE's reconstruction error never reshuffles the rest of a list:
+only what the edit moves moves (docs/method.md §5).
 
-Operations on neuron j of the selected codes: `suppress` (z_j = 0), `set` (z_j = value),
-`scale` (z_j *= value), `add` (z_j += value). Results are clamped at 0, since the SAE's codes are
-non-negative and a negative code is outside anything it was trained on.
+Operations on neuron j, each with a continuous strength s:
+    suppress  z_j <- (1 - s) z_j        s = 1 removes the neuron, s > 1 steers away from it
+    boost     z_j <- z_j + s a_j         a_j = the neuron's largest activation on that tower
+    scale     z_j <- s z_j               any factor, negative included
+    set       z_j <- s
+Towers: `user` (the requesting users' codes), `item` (the listed items, or every item) or
+`both`. Where the model has item biases (MF), an item edit also moves each item's bias by the
+linear read-out of its code change (`BiasReadout`): popularity lives largely in those biases.
 """
 
 from __future__ import annotations
@@ -18,56 +25,107 @@ from typing import ClassVar, Literal
 
 import torch
 
-from monorec.errors import InvalidRequestError, UnknownIdError
+from monorec.config.sae import Tower
+from monorec.errors import InvalidRequestError
+from monorec.ids import lookup, neuron_ref
+from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.sae.model import Encoded, SparseAutoencoder
+from monorec.sae.model import SparseAutoencoder
 
-Operation = Literal["suppress", "set", "scale", "add"]
-MAX_VALUE = 1e6
+Operation = Literal["suppress", "boost", "scale", "set"]
+DEFAULT_STRENGTH = {"suppress": 1.0, "boost": 1.0, "scale": 1.0}  # `set` needs an explicit value
+MAX_STRENGTH = 1e4
 MAX_ITEMS = 100
+CALIBRATED_OPS = ("suppress", "boost")  # a target needs a strength whose effect grows with it
 
 
 @dataclasses.dataclass(frozen=True)
 class Intervention:
     """One edit of SAE codes, the same type from an HTTP body to the steering code.
 
-    `neuron` is a neuron id or a label ("Horror": every neuron carrying it); `item_ids` (the
-    dataset's own item ids) names the items an `item` edit applies to. Invalid combinations
-    fail at construction, so a bad request is refused before anything is scored.
+    `neuron` is a neuron id or a label ("Horror": every neuron carrying it). `item_ids` (the
+    dataset's own ids) restrict an item-tower edit to those items; empty means every item.
+    `strength` defaults per op (1); with `target` instead, the strength is calibrated
+    (`monorec.interventions.calibration`). Invalid combinations fail at construction.
     """
 
     # Read by pydantic when the HTTP layer validates a body into this dataclass (no import needed).
     __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "allow_inf_nan": False}
 
-    target: Literal["user", "item"]
     neuron: int | str
-    op: Operation
-    value: float = 0.0
+    op: Operation = "suppress"
+    strength: float | None = None
+    tower: Tower = "user"
     item_ids: tuple[int | str, ...] = ()
+    target: Target | None = None
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.value) or abs(self.value) > MAX_VALUE:
-            raise InvalidRequestError(f"value must be a finite number within ±{MAX_VALUE:g}, got {self.value}")
+        if self.strength is not None:
+            if not math.isfinite(self.strength) or abs(self.strength) > MAX_STRENGTH:
+                raise InvalidRequestError(f"strength must be finite and within ±{MAX_STRENGTH:g}")
+            if self.op in CALIBRATED_OPS and self.strength < 0:
+                raise InvalidRequestError(f"{self.op} takes a strength >= 0 (use scale for a signed factor)")
         if len(self.item_ids) > MAX_ITEMS:
             raise InvalidRequestError(f"an intervention names at most {MAX_ITEMS} items, got {len(self.item_ids)}")
-        if self.target == "item" and not self.item_ids:
-            raise InvalidRequestError("an item intervention needs item_ids")
+        if self.item_ids and self.tower == "user":
+            raise InvalidRequestError("item_ids apply to the item tower: give tower 'item' or 'both'")
+        if self.target is not None:
+            if self.strength is not None:
+                raise InvalidRequestError("give a strength or a target, not both")
+            if self.op not in CALIBRATED_OPS:
+                raise InvalidRequestError(f"a target calibrates {' or '.join(CALIBRATED_OPS)}, not {self.op}")
+        elif self.op == "set" and self.strength is None:
+            raise InvalidRequestError("set needs a strength: the value to set the neuron to")
+
+    @property
+    def resolved_strength(self) -> float:
+        """The strength to apply (calibrate first when only a target is given)."""
+        if self.strength is not None:
+            return self.strength
+        if self.target is not None:
+            raise InvalidRequestError("this intervention has a target: calibrate it before scoring")
+        return DEFAULT_STRENGTH[self.op]
+
+    def at(self, strength: float) -> Intervention:
+        """The same edit at a given strength (no target)."""
+        return dataclasses.replace(self, strength=strength, target=None)
 
 
-def apply_op(codes: torch.Tensor, neurons: Sequence[int], op: Operation, value: float) -> None:
-    """Edit columns `neurons` of `codes` (rows = the vectors to edit) in place."""
-    columns = codes[:, list(neurons)]
+def edited_codes(codes: torch.Tensor, op: Operation, strength: float, reference: torch.Tensor) -> torch.Tensor:
+    """The edited copy of `codes` (rows: vectors, columns: the addressed neurons).
+
+    `reference` holds each column's largest activation on the tower, the unit of `boost`.
+    """
     if op == "suppress":
-        columns.zero_()
-    elif op == "set":
-        columns.fill_(value)
-    elif op == "scale":
-        columns.mul_(value)
-    elif op == "add":
-        columns.add_(value)
-    else:
-        raise InvalidRequestError(f"unknown operation {op!r}")
-    codes[:, list(neurons)] = columns.clamp_(min=0)
+        return (1 - strength) * codes
+    if op == "boost":
+        return codes + strength * reference
+    if op == "scale":
+        return strength * codes
+    if op == "set":
+        return torch.full_like(codes, strength)
+    raise InvalidRequestError(f"unknown operation {op!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BiasReadout:
+    """Item bias as a linear function of the item's codes: b_i ≈ c0 + z_i · c (least squares).
+
+    An item edit that changes z_i by Δz moves the bias by Δz · c. `r2` says how much of the
+    biases' variance the codes explain.
+    """
+
+    weights: torch.Tensor  # (m,)
+    r2: float
+
+    @classmethod
+    def fit(cls, item_codes: torch.Tensor, biases: torch.Tensor, ridge: float = 1e-3) -> BiasReadout:
+        design = torch.cat([item_codes, torch.ones(len(item_codes), 1, device=item_codes.device)], dim=1).double()
+        gram = design.T @ design + ridge * torch.eye(design.shape[1], device=design.device, dtype=design.dtype)
+        solution = torch.linalg.solve(gram, design.T @ biases.double())
+        residual = biases.double() - design @ solution
+        r2 = 1 - residual.pow(2).sum() / (biases.double() - biases.double().mean()).pow(2).sum().clamp(min=1e-12)
+        return cls(solution[:-1].float(), float(r2))
 
 
 class Steerer:
@@ -93,25 +151,21 @@ class Steerer:
         with torch.no_grad():
             self.user_codes = sae.encode(recommender.user_embeddings())
             self.item_codes = sae.encode(recommender.item_embeddings())
-            self.item_hat = sae.decode(self.item_codes)
+            self.decoder = sae.decoder_weight().detach()  # (d, m)
+            self.reference = {
+                "user": self.user_codes.codes.max(0).values.clamp(min=0),
+                "item": self.item_codes.codes.max(0).values.clamp(min=0),
+            }
+            biases = recommender.item_biases()
+            self.bias_readout = BiasReadout.fit(self.item_codes.codes, biases) if biases is not None else None
 
     def neurons(self, ref: int | str) -> list[int]:
-        """Resolve a neuron id or a label ("Horror") to neuron ids, with a clear error for unknown ones."""
-        if isinstance(ref, str) and not ref.isdigit():
-            if ref not in self.labels:
-                raise UnknownIdError(f"unknown neuron label {ref!r}; known labels: {sorted(self.labels)}")
-            return self.labels[ref]
-        neuron = int(ref)
-        if not 0 <= neuron < self.sae.n_latents:
-            raise UnknownIdError(f"unknown neuron {neuron}: the SAE has neurons 0..{self.sae.n_latents - 1}")
-        return [neuron]
+        """Resolve a neuron id or a label ("Horror") to neuron ids (`monorec.ids`: the one parser)."""
+        return neuron_ref(ref, self.sae.n_latents, self.labels)
 
     def items(self, item_ids: Sequence[int | str]) -> list[int]:
         """Item indices of dataset item ids."""
-        try:
-            return [self._item_index[str(item)] for item in item_ids]
-        except KeyError as missing:
-            raise UnknownIdError(f"unknown item_id {missing.args[0]!r}") from None
+        return [lookup(item, self._item_index, "item_id") for item in item_ids]
 
     def check(self, interventions: Sequence[Intervention]) -> None:
         """Resolve every neuron and item up front, so that a bad request fails before any scoring."""
@@ -120,20 +174,60 @@ class Steerer:
             self.items(intervention.item_ids)
 
     def scores(self, users: torch.Tensor, interventions: Sequence[Intervention] = ()) -> torch.Tensor:
-        """(len(users), n_items) logits after applying `interventions` (never modifying stored codes)."""
+        """(len(users), n_items) logits after `interventions` (the model's own scores without any)."""
+        model = self.recommender
         with torch.no_grad():
-            user_codes = self.user_codes.codes[users].clone()
-            for edit in (i for i in interventions if i.target == "user"):
-                apply_op(user_codes, self.neurons(edit.neuron), edit.op, edit.value)
-            user_hat = self.sae.decode(Encoded(user_codes, self.user_codes.mean[users], self.user_codes.std[users]))
-            item_hat = self.item_hat
-            item_edits = [i for i in interventions if i.target == "item"]
-            if item_edits:
-                item_codes = self.item_codes.codes.clone()
-                for edit in item_edits:
-                    rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long, device=item_codes.device)
-                    edited = item_codes[rows]
-                    apply_op(edited, self.neurons(edit.neuron), edit.op, edit.value)
-                    item_codes[rows] = edited
-                item_hat = self.sae.decode(Encoded(item_codes, self.item_codes.mean, self.item_codes.std))
-            return self.recommender.logits_all(users, user_hat, item_hat)
+            user_emb = model.user_embeddings(users).clone()
+            item_emb, bias_shift = None, None
+            for edit in interventions:
+                neurons, strength = self.neurons(edit.neuron), edit.resolved_strength
+                if edit.tower in ("user", "both"):
+                    user_emb += self._shift("user", users, neurons, edit.op, strength)
+                if edit.tower in ("item", "both"):
+                    rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
+                    rows = torch.arange(model.n_items) if rows is None else rows
+                    rows = rows.to(user_emb.device)
+                    item_emb = model.item_embeddings().clone() if item_emb is None else item_emb
+                    item_emb[rows] += self._shift("item", rows, neurons, edit.op, strength)
+                    if self.bias_readout is not None:
+                        bias_shift = (
+                            torch.zeros(model.n_items, device=user_emb.device) if bias_shift is None else bias_shift
+                        )
+                        change = self._code_change("item", rows, neurons, edit.op, strength)
+                        bias_shift[rows] += change @ self.bias_readout.weights[neurons]
+            items = model.item_embeddings() if item_emb is None else item_emb
+            scores = model.logits_all(users, user_emb, items)
+            return scores if bias_shift is None else scores + bias_shift  # item biases enter logits additively
+
+    def contributions(self, user: int, item: int) -> torch.Tensor:
+        """(m,) each neuron's part in one (user, item) logit: the drop when it is removed from both codes."""
+        model, m = self.recommender, self.sae.n_latents
+        with torch.no_grad():
+            users, items = torch.full((m,), user), torch.full((m,), item)
+            neurons = torch.arange(m)
+            user_change = -torch.diag(self.user_codes.codes[user]) @ self.decoder.T * self.user_codes.std[user]
+            item_change = -torch.diag(self.item_codes.codes[item]) @ self.decoder.T * self.item_codes.std[item]
+            original = model.logits(
+                users[:1], items[:1], model.user_embeddings(users[:1]), model.item_embeddings(items[:1])
+            )
+            ablated = model.logits(
+                users, items, model.user_embeddings(users) + user_change, model.item_embeddings(items) + item_change
+            )
+            if self.bias_readout is not None:
+                ablated = ablated - self.item_codes.codes[item, neurons] * self.bias_readout.weights
+            return original - ablated
+
+    def _code_change(
+        self, tower: str, rows: torch.Tensor, neurons: list[int], op: Operation, strength: float
+    ) -> torch.Tensor:
+        encoded = self.user_codes if tower == "user" else self.item_codes
+        codes = encoded.codes[rows][:, neurons]
+        return edited_codes(codes, op, strength, self.reference[tower][neurons]) - codes
+
+    def _shift(
+        self, tower: str, rows: torch.Tensor, neurons: list[int], op: Operation, strength: float
+    ) -> torch.Tensor:
+        """The embedding change of an edit: (z' - z) W_dec^T, de-normalised by each vector's std."""
+        encoded = self.user_codes if tower == "user" else self.item_codes
+        change = self._code_change(tower, rows, neurons, op, strength)
+        return (change @ self.decoder[:, neurons].T) * encoded.std[rows]

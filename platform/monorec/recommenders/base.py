@@ -42,6 +42,14 @@ class TwoTowerRecommender(nn.Module, ABC):
     def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
 
+    def item_biases(self) -> torch.Tensor | None:
+        """Per-item terms added to every logit, or None when the model has none (NCF).
+
+        Steering reads them out of the SAE codes (`interventions.steering.BiasReadout`), since in
+        MF they carry much of the popularity signal the embeddings do not.
+        """
+        return None
+
     def forward(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> torch.Tensor:
         return self.logits(user_idx, item_idx, self.user_embeddings(user_idx), self.item_embeddings(item_idx))
 

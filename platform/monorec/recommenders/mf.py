@@ -17,6 +17,9 @@ class MatrixFactorization(TwoTowerRecommender):
         self.user_bias = nn.Parameter(torch.zeros(n_users))
         self.item_bias = nn.Parameter(torch.zeros(n_items))
 
+    def item_biases(self) -> torch.Tensor:
+        return self.item_bias.detach()
+
     def logits(
         self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 from monorec.reproduction.format import dataset_name, dataset_of, model_of, sd, seeds, stat, table
 from monorec.reproduction.records import Runs, load_runs
 from monorec.reproduction.sections import (
-    beta_section,
+    fidelity_section,
     matryoshka_section,
     popularity_section,
     purity_concepts,
@@ -22,10 +22,10 @@ from monorec.reproduction.sections import (
     topk_section,
 )
 from monorec.reproduction.shortfalls import shortfalls_section
-from monorec.reproduction.steering import interventions_section
+from monorec.reproduction.steering import steering_section, studies_of
 from monorec.storage import atomic_write
 
-FIGURES = ("purity.png", "beta_ablation.png")
+FIGURES = ("purity.png", "beta_ablation.png", "dose_response.png", "steering_frontier.png")
 
 
 def write_page(results_dir: Path) -> Path:
@@ -38,6 +38,8 @@ def write_page(results_dir: Path) -> Path:
     else:
         plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
         plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
+        plots.dose_response(_dose_frame(runs), results_dir / FIGURES[2])
+        plots.frontiers(_frontier_frame(runs), results_dir / FIGURES[3])
     readme = results_dir / "README.md"
     atomic_write(readme, lambda tmp: tmp.write_text(render_page(results_dir)))
     return readme
@@ -50,10 +52,10 @@ def render_page(results_dir: Path) -> str:
         _timings(runs),
         purity_section(runs),
         popularity_section(runs),
-        beta_section(runs),
+        fidelity_section(runs),
         topk_section(runs),
         matryoshka_section(runs),
-        interventions_section(runs),
+        steering_section(runs),
         shortfalls_section(runs),
         _figures(),
     ]
@@ -120,7 +122,7 @@ def _figures() -> str:
             "",
             "![Purity@10 of each concept's best neuron](purity.png)",
             "",
-            "![RBO@20 and MS against beta](beta_ablation.png)",
+            "![Truncated RBO and MS against beta, on report users](beta_ablation.png)",
         ]
     )
 
@@ -142,7 +144,7 @@ def _purity_frame(runs: Runs) -> dict[str, dict[str, dict[str, tuple[float, floa
 
 def _beta_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, float]]]]:
     """metric -> cell -> [(beta, mean, sd)] for fidelity (RBO) and MS."""
-    measures = {"rbo@20": lambda r: r.run.fidelity.rbo, "ms": lambda r: r.run.mono.ms}
+    measures = {"truncated RBO": lambda r: r.run.fidelity.rbo_truncated, "MS": lambda r: r.run.mono.ms}
     frame: dict = {}
     for metric, measure in measures.items():
         frame[metric] = {
@@ -153,4 +155,36 @@ def _beta_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, floa
             ]
             for cell, results in runs.items()
         }
+    return frame
+
+
+def _seed0(runs: Runs) -> dict[str, dict]:
+    """cell -> study name -> the seed-0 (first seed) paper-default SAE's study result."""
+    frame = {}
+    for cell, results in runs.items():
+        record = results.first("relu")
+        if record is not None and studies_of(record):
+            frame[cell] = studies_of(record)
+    return frame
+
+
+def _dose_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
+    """cell -> study -> the calibrated SAE curve's (strength, effect, collateral, NDCG) points."""
+    frame: dict = {}
+    for cell, studies in _seed0(runs).items():
+        for name, study in studies.items():
+            curve = next(c for c in study.curves if c.tower == study.tower)
+            points = [(p.strength, p.effect, p.collateral_rbo, p.ndcg) for p in curve.points]
+            frame.setdefault(cell, {})[name] = points
+    return frame
+
+
+def _frontier_frame(runs: Runs) -> dict[str, dict[str, dict[str, list[tuple[float, float]]]]]:
+    """cell -> study -> method -> (effect, collateral RBO or, for popularity, NDCG@10) points."""
+    frame: dict = {}
+    for cell, studies in _seed0(runs).items():
+        for name, study in studies.items():
+            value = (lambda p: p.ndcg) if name == "popularity" else (lambda p: p.collateral_rbo)
+            methods = {curve.method: [(p.effect, value(p)) for p in curve.points] for curve in study.curves}
+            frame.setdefault(cell, {})[name] = methods
     return frame

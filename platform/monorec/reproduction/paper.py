@@ -19,4 +19,15 @@ BETA_ABLATION = {  # cell -> beta -> (RBO@20, Kendall tau@20, MS)
     "ml1m_mf": {0.0: (0.62, 0.45, 0.38), 0.1: (0.78, 0.61, 0.82), 1.0: (0.85, 0.72, 0.65)},
 }
 PURITY_GAP = 0.10  # a shortfall worth saying: more than 10 points of purity
-RBO_GAP = 0.10  # or more than 0.1 of RBO
+RBO_GAP = 0.10  # more than 0.1 of (truncated) RBO
+TAU_GAP = 0.10  # more than 0.1 of Kendall tau (of ranks)
+MS_GAP = 0.10  # more than 0.1 of MS (our MS is defined differently: see the page)
+POPULARITY_GAP = 2.0  # a popularity neuron whose top items sit more than 2 percentile points lower
+EFFECT_FLOOR = 0.05  # an intervention that moves its measure by less than 5 points ...
+RELATIVE_EFFECT_FLOOR = 0.5  # ... and by less than half of where it started did nothing
+PAPER_DATA = {  # what the paper's notebooks used where our data differ
+    "lastfm": "a track-level Last.FM dump (music_data.csv and user_data.csv, joined on track_id; not "
+    "HetRec-2011), artists with more than 50 listeners, users with more than 50 listens, then artists with "
+    "more than 40 listeners, and each artist's 4 most frequent tags after excluding indie, alternative, "
+    "singer_songwriter, oldies, pop_rock, rnb, electro, decade tags and a few others",
+}

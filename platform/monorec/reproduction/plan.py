@@ -1,4 +1,8 @@
-"""Which SAEs one dataset x model cell trains: the beta ablation over seeds, Matryoshka, TopK."""
+"""Which SAEs one dataset x model cell trains: the beta ablation over seeds, Matryoshka, TopK.
+
+Every SAE is measured and interpreted; the steering case studies (calibration, dose-response
+curves, baselines) run on the paper-default SAE of every seed, where the page reports them.
+"""
 
 from __future__ import annotations
 
@@ -40,9 +44,12 @@ def cell_plan(base: ExperimentConfig, settings: ReproduceConfig) -> list[Variant
 
 
 def _variant(base: ExperimentConfig, name: str, kind: VariantKind, seed: int, beta: float, **sae) -> Variant:
+    """One SAE run; the case studies run on the paper-default SAE only (ReLU at the config's beta)."""
+    steer = kind == "relu" and beta == base.sae_train.beta
     config = dataclasses.replace(
         base,
         sae=dataclasses.replace(base.sae, **sae),
         sae_train=dataclasses.replace(base.sae_train, seed=seed, beta=beta),
+        case_studies=dataclasses.replace(base.case_studies, enabled=base.case_studies.enabled and steer),
     )
     return Variant(name, kind, seed, beta, config)

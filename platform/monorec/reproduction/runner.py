@@ -25,7 +25,7 @@ from monorec.pipeline import run_recommender, run_sae
 from monorec.reproduction.page import write_page
 from monorec.reproduction.plan import Variant, cell_name, cell_plan
 from monorec.reproduction.records import RECOMMENDER, RecommenderRecord, SAERecord, finished, write_record
-from monorec.results import mlflow_metrics
+from monorec.results import mlflow_metrics, mlflow_series
 
 log = logging.getLogger(__name__)
 
@@ -156,5 +156,6 @@ def _track_cell(base: ExperimentConfig, runs: Computed, results_dir: Path) -> No
             uri,
             run_name=variant.name,
             parent_run_id=parent,
+            series=mlflow_series(record.run),
         )
     log.info("%s: MLflow parent run %s with %d child runs (%s)", cell_name(base), parent, len(runs), uri)

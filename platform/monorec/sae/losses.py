@@ -46,9 +46,13 @@ def l1_sparsity(codes: torch.Tensor) -> torch.Tensor:
 
 
 def kl_sparsity(codes: torch.Tensor, rho: float) -> torch.Tensor:
-    """sum_j KL(rho || rho_hat_j), rho_hat_j = neuron j's mean activation, clamped into (0, 1).
+    """sum_j KL(rho || rho_hat_j), rho_hat_j = neuron j's mean activation over `codes`, clamped into (0, 1).
 
-    The clamp keeps the term finite for dead (rho_hat = 0) and saturated (rho_hat >= 1) neurons.
+    Called once for the batch's user codes and once for its item codes, and the two summed, as
+    the paper's notebooks do: pooling both sides into one mean would halve the pressure on a
+    neuron that fires on one side only. The clamp keeps the term finite for dead (rho_hat = 0)
+    and saturated (rho_hat >= 1) neurons; the latter get no gradient from this term (ReLU codes
+    are unbounded, so a neuron's mean can exceed 1, and L1 or L_emb must bring it down).
     """
     rate = codes.mean(0).clamp(RATE_EPS, 1 - RATE_EPS)
     return (rho * torch.log(rho / rate) + (1 - rho) * torch.log((1 - rho) / (1 - rate))).sum()
@@ -80,10 +84,9 @@ def sae_loss_terms(
         user_hat, item_hat = sae.decode(encoded_users, n_latents), sae.decode(encoded_items, n_latents)
         emb = emb + embedding_mse(user_emb, user_hat) + embedding_mse(item_emb, item_hat)
         pred = pred + prediction_mse(recommender, users, items, user_emb, item_emb, user_hat, item_hat)
-    codes = torch.cat([encoded_users.codes, encoded_items.codes])
     return {
         "emb": emb,
         "pred": pred,
         "l1": l1_sparsity(encoded_users.codes) + l1_sparsity(encoded_items.codes),
-        "kl": kl_sparsity(codes, rho),
+        "kl": kl_sparsity(encoded_users.codes, rho) + kl_sparsity(encoded_items.codes, rho),
     }

@@ -1,21 +1,24 @@
 """SAE training on the frozen recommender's embeddings of observed (user, item) training pairs.
 
-Each epoch shuffles the pairs, and each mini-batch looks up e_u and e_i from the frozen
-embedding tables (computed once), so only the SAE is on the autograd tape apart from the
-recommender's scoring function, whose parameters have requires_grad False. After every epoch
-the dead-neuron ratio over all users and items and RBO / Kendall tau on a fixed sample of
-test users are measured. The loop itself is `monorec.training.fit`.
+The SAE trains on the pairs of the SAE-train users only (`sae_folds`): the validation and
+report users are held out, as the paper's notebooks hold out 20% of users. Each epoch shuffles
+the pairs, and each mini-batch looks up e_u and e_i from the frozen embedding tables (computed
+once), so only the SAE is on the autograd tape apart from the recommender's scoring function,
+whose parameters have requires_grad False. After every epoch the dead-neuron ratio over all
+users and items and list fidelity on the validation users are measured. The loop itself is
+`monorec.training.fit`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
 from monorec.config import SAETrainConfig
-from monorec.data.split import Split
+from monorec.data.split import Split, UserFolds, split_users
 from monorec.devices import resolve_device
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.parallel import DataParallel
@@ -47,6 +50,11 @@ def dead_ratio(sae: SparseAutoencoder, recommender: TwoTowerRecommender) -> floa
     return (torch.cat([users.codes, items.codes]) > 0).sum(0).eq(0).float().mean().item()
 
 
+def sae_folds(split: Split, config: SAETrainConfig) -> UserFolds:
+    """The SAE's train / validation / report users, the same for every run of one split and config."""
+    return split_users(split, config.validation_share, config.report_share, config.user_split_seed)
+
+
 class SAETask:
     """One epoch = every observed training pair once, in shuffled mini-batches."""
 
@@ -62,14 +70,22 @@ class SAETask:
     ) -> None:
         self.module, self.recommender, self.split, self.config, self.device = sae, recommender, split, config, device
         self.shuffle = torch.Generator(device=device).manual_seed(config.seed)
-        self.users = torch.as_tensor(split.train_users, device=device)
-        self.items = torch.as_tensor(split.train_items, device=device)
+        folds = sae_folds(split, config)
+        users, items = folds.train_pairs(split)
+        self.users = torch.as_tensor(users, device=device)
+        self.items = torch.as_tensor(items, device=device)
         self.user_table = recommender.user_embeddings().detach()
         self.item_table = recommender.item_embeddings().detach()
-        self.validation_users = torch.as_tensor(split.test_users[: config.validation_users], device=device)
+        self.validation_users = torch.as_tensor(folds.validation, device=device)
+        with torch.no_grad():  # the frozen model's own scores never change: score them once, not every epoch
+            self.validation_scores = recommender.rank_scores(self.validation_users)
 
     def random_state(self) -> dict[str, torch.Generator]:
         return {"shuffle_rng": self.shuffle}
+
+    def _original(self, users: torch.Tensor) -> torch.Tensor:
+        """The cached original scores of validation users (sorted, so rows are found by search)."""
+        return self.validation_scores[torch.searchsorted(self.validation_users, users)]
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, torch.Tensor]]]:
         order = parallel.shard(torch.randperm(len(self.users), device=self.device, generator=self.shuffle))
@@ -90,8 +106,8 @@ class SAETask:
         stats = {"dead_ratio": dead_ratio(self.module, self.recommender)}
         if len(self.validation_users):
             scorer = reconstructed_scorer(self.module, self.recommender)
-            agreement = list_fidelity(self.recommender.rank_scores, scorer, self.split, self.validation_users)
-            stats.update(rbo=agreement.rbo, kendall_tau=agreement.kendall_tau)
+            agreement = list_fidelity(self._original, scorer, self.split, self.validation_users)
+            stats.update(dataclasses.asdict(agreement))
         return stats
 
 

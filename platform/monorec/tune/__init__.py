@@ -17,16 +17,16 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from monorec import tracking
-from monorec.config import ExperimentConfig, recommender_hash
+from monorec.config import ExperimentConfig
 from monorec.data import load_split
-from monorec.distributed import init_ray
+from monorec.distributed import init_ray, storage_path
 from monorec.distributed.payload import make_payload
 from monorec.errors import ConfigError
 from monorec.paths import monorec_home
 from monorec.pipeline import trained_recommender
 from monorec.results import TuneRun
 from monorec.tune.finish import finish_search
-from monorec.tune.search import INFEASIBLE, check_searchable, run_trial, search_space
+from monorec.tune.search import INFEASIBLE, check_searchable, recommender_cache, run_trial, search_space
 from monorec.typed import to_dict
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     recommender = trained_recommender(config, recommender_cache(config))
     data, split = load_split(config.data)
     tags = tracking.run_tags(config, data.checksum)
+    init_ray()
     storage = _storage(config)
     path = f"{storage}/{config.tune.name}"
     parent = tracking.search_run(client, experiment, path, tags, resume)
     tracking.log_params(client, parent, to_dict(config))
 
-    init_ray()
     extra = {"tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent, "tags": tags}
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, payload=make_payload(config, recommender, **extra)),
@@ -82,21 +82,18 @@ def _tuner(config: ExperimentConfig, trainable: object, storage: str, path: str,
             num_samples=config.tune.num_samples,
             max_concurrent_trials=config.tune.max_concurrent_trials,
         ),
-        run_config=tune.RunConfig(name=config.tune.name, storage_path=storage, verbose=1),
+        run_config=tune.RunConfig(
+            name=config.tune.name,
+            storage_path=storage,
+            verbose=1,
+            failure_config=tune.FailureConfig(max_failures=config.tune.max_failures),
+        ),
     )
 
 
 def _storage(config: ExperimentConfig) -> str:
-    """Where Ray keeps trial state: a URI (s3://...) as given, a local path made absolute."""
-    configured = config.tune.storage_path
-    if configured and "://" in configured:
-        return configured
-    return str(Path(configured or monorec_home() / "ray_results").expanduser().resolve())
-
-
-def recommender_cache(config: ExperimentConfig) -> Path:
-    """Where searches keep the recommender they share, one folder per recommender config."""
-    return monorec_home() / "recommenders" / recommender_hash(config)
+    """Where Ray keeps trial state (`monorec.distributed.storage_path`)."""
+    return storage_path(config.tune.storage_path, monorec_home() / "ray_results")
 
 
 def _trial_table(results: ResultGrid) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from ray.tune import Result
 
 from monorec import plots, tracking
-from monorec.bundle import write_bundle
+from monorec.bundle import manifest_digest, write_bundle
 from monorec.config import ExperimentConfig, recommender_hash
 from monorec.data import InteractionData, Split
 from monorec.interpret import item_concepts
@@ -27,7 +27,7 @@ from monorec.results import RegisteredModel, TrainingSummary, TuneRun, mlflow_me
 from monorec.sae import SparseAutoencoder, build_sae
 from monorec.sae.training import CHECKPOINT
 from monorec.storage import load_checkpoint
-from monorec.tune.search import INFEASIBLE, PURITY_K, with_params
+from monorec.tune.search import INFEASIBLE, PURITY_K, recommender_cache, with_params
 
 BUNDLE = "bundle"
 
@@ -48,8 +48,9 @@ def finish_search(
     sae = _best_sae(best, best_config, recommender)
     epochs = int(best.metrics["epoch"])
     training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), "cpu")
-    reference = {"path": "recommender", "config_hash": recommender_hash(config)}
-    sae_run = finish_sae(sae, recommender, data, split, best_config, training, output_dir, reference)
+    reference = {"path": str(recommender_cache(config)), "config_hash": recommender_hash(config)}
+    cache = recommender_cache(config)
+    sae_run = finish_sae(sae, recommender, data, split, best_config, training, output_dir, reference, cache)
     neurons = pd.read_csv(output_dir / "neurons.csv")
     bundle = write_bundle(output_dir / BUNDLE, recommender, sae, neurons, data, split, best_config, sae_run)
     trials.to_csv(output_dir / "trials.csv", index=False)
@@ -60,7 +61,8 @@ def finish_search(
         client.log_artifact(parent, str(output_dir / artifact))
     client.log_artifacts(parent, str(figures), "plots")
     client.log_artifacts(parent, str(bundle), BUNDLE)
-    version = tracking.register_bundle(client, name, parent, BUNDLE, config.tracking.register_alias)
+    alias, digest = config.tracking.register_alias, manifest_digest(bundle)
+    version = tracking.register_bundle(client, name, parent, BUNDLE, alias, digest)
     run = TuneRun(
         objective=float(best.metrics["objective"]),
         monosemanticity=float(best.metrics["monosemanticity"]),

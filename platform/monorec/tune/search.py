@@ -4,8 +4,9 @@ One number per trial that a user can read:
 
     objective = w * monosemanticity + (1 - w) * fidelity
 
-monosemanticity is the MS score (or, with `tune.monosemanticity: purity`, the mean over
-concepts of the best neuron's purity@10); fidelity is RBO on the validation users. Both lie
+monosemanticity is the MS score over all neurons, dead ones at 0 (or, with
+`tune.monosemanticity: purity`, the mean over concepts of the best neuron's purity@10);
+fidelity is the extrapolated RBO on the validation users (identical lists score 1). Both lie
 in [0, 1]. A trial whose dead-neuron ratio exceeds `tune.max_dead_ratio` is infeasible and
 scores -1. The objective is reported after every epoch, so ASHA stops weak trials early and
 Optuna's TPE proposes the next loss weights (alpha, beta, lambda1, lambda2, rho; optionally m
@@ -23,13 +24,14 @@ import torch
 from ray import tune
 
 from monorec import tracking
-from monorec.config import ExperimentConfig, run_hash
+from monorec.config import ExperimentConfig, recommender_hash, run_hash
 from monorec.config.tune import SEARCHABLE
 from monorec.data import load_split
 from monorec.distributed.payload import payload_config, payload_recommender, restore_checkpoint
 from monorec.errors import ConfigError
 from monorec.interpret import item_concepts
 from monorec.interpret.neurons import monosemanticity, purity
+from monorec.paths import monorec_home
 from monorec.recommenders import TwoTowerRecommender
 from monorec.results import TrialReport, mlflow_metrics
 from monorec.sae import SparseAutoencoder, build_sae, train_sae
@@ -37,6 +39,11 @@ from monorec.typed import to_dict
 
 INFEASIBLE = -1.0
 PURITY_K = 10  # the purity objective: mean over concepts of the best neuron's purity@10
+
+
+def recommender_cache(config: ExperimentConfig) -> Path:
+    """Where searches keep the recommender they share, one folder per recommender config."""
+    return monorec_home() / "recommenders" / recommender_hash(config)
 
 
 def check_searchable(config: ExperimentConfig) -> None:
@@ -71,7 +78,7 @@ def with_params(config: ExperimentConfig, params: dict) -> ExperimentConfig:
 
 
 def objective(mono: float, fidelity: float, dead: float, config: ExperimentConfig) -> float:
-    if not np.isfinite(mono) or dead > config.tune.max_dead_ratio:
+    if dead > config.tune.max_dead_ratio:
         return INFEASIBLE
     return config.tune.weight * mono + (1 - config.tune.weight) * fidelity
 
@@ -85,13 +92,12 @@ def monosemanticity_of(
         codes = sae.encode(recommender.item_embeddings()).codes
     if config.tune.monosemanticity == "purity":
         return float(purity(codes, genres, PURITY_K).max(0).mean())
-    scores = monosemanticity(codes, genres, config.interpret.ms_top_n)
-    return float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
+    return float(monosemanticity(codes, genres, config.interpret.ms_top_n).mean())  # dead neurons count as 0
 
 
 def trial_report(stats: dict, mono: float, config: ExperimentConfig) -> TrialReport:
     """One epoch's scores from the training loop's stats and the monosemanticity term."""
-    fidelity = stats["rbo"]
+    fidelity = stats["rbo_extrapolated"]
     return TrialReport(
         epoch=stats["epoch"],
         objective=objective(mono, fidelity, stats["dead_ratio"], config),

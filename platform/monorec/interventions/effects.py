@@ -1,0 +1,76 @@
+"""What an intervention does to a set of users' lists: its effect, its collateral, its cost in quality.
+
+Every steering number goes through `Lists.measure`: given the users' masked scores before
+(the model's own) and after an intervention, it returns one `Steered` point, so the SAE's
+curves, the baselines' curves and the calibrated result are measured the same way:
+
+    effect          the study's measure over the users (concept share, item reach, long-tail share)
+    collateral_rbo  RBO between each top-k before and after over the items the study does not target
+                    (1 = the rest of the list kept its order)
+    ndcg            NDCG@10 of the users' held-out positives after the intervention
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from monorec.data.split import Split
+from monorec.evaluation.fidelity import rbo
+from monorec.evaluation.ranking import expected_ranks, metrics_from_ranks
+from monorec.results import Steered
+
+NEG_INF = float("-inf")
+EffectFn = Callable[[torch.Tensor], torch.Tensor]  # masked scores (B, n_items) -> per-user effect (B,)
+
+
+def concept_share(concept_items: torch.Tensor, k: int) -> EffectFn:
+    """Share of each user's top-k carrying the concept."""
+    return lambda scores: concept_items[scores.topk(k, dim=1).indices].float().mean(1)
+
+
+def item_reach(item: int, k: int) -> EffectFn:
+    """1 where the item is in the user's top-k (its rank: 1 + items scored strictly higher)."""
+    return lambda scores: ((scores > scores[:, item : item + 1]).sum(1) < k).float()
+
+
+def long_tail_share(long_tail: torch.Tensor, k: int) -> EffectFn:
+    """Share of each user's top-k outside the most popular items."""
+    return concept_share(long_tail, k)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lists:
+    """One study's users, their unedited masked scores, and what the study measures on them."""
+
+    users: torch.Tensor
+    before: torch.Tensor  # (B, n_items), training items at -inf
+    effect: EffectFn
+    untouched: torch.Tensor  # (n_items,) items whose order is the collateral
+    k: int
+    split: Split
+    ndcg_k: int = 10
+
+    def measure(self, after: torch.Tensor, strength: float) -> Steered:
+        lists = [s.masked_fill(~self.untouched, NEG_INF).topk(self.k, dim=1).indices for s in (self.before, after)]
+        return Steered(
+            strength=strength,
+            effect=self.effect(after).mean().item(),
+            collateral_rbo=rbo(*lists).mean().item(),
+            ndcg=heldout_ndcg(after, self.split, self.users, self.ndcg_k),
+        )
+
+    def subset(self, rows: torch.Tensor) -> Lists:
+        return dataclasses.replace(self, users=self.users[rows], before=self.before[rows])
+
+
+def heldout_ndcg(masked_scores: torch.Tensor, split: Split, users: torch.Tensor, k: int = 10) -> float:
+    """Mean NDCG@k of the users' held-out positives under these scores (training items already masked)."""
+    rows = np.searchsorted(split.test_users, users.cpu().numpy())
+    targets = torch.as_tensor(split.test_items[rows], device=masked_scores.device)
+    ranks = expected_ranks(masked_scores, masked_scores.gather(1, targets))
+    n_candidates = torch.isfinite(masked_scores).sum(1).float()
+    return metrics_from_ranks(ranks, n_candidates, k)["ndcg"].mean().item()

@@ -1,0 +1,51 @@
+"""The SAE's user folds and its frozen recommender: what is trained on, and what is never touched."""
+
+import dataclasses
+
+import numpy as np
+import torch
+from sae_fixtures import SAE_TRAIN, planted
+
+from monorec.config import ModelConfig, SAEConfig
+from monorec.data import split_users
+from monorec.recommenders import build_recommender
+from monorec.sae import SparseAutoencoder, train_sae
+from monorec.sae.training import SAETask, sae_folds
+
+
+def test_folds_are_disjoint_seeded_and_cover_every_user(synthetic):
+    _, _, split = synthetic
+    folds = split_users(split, 0.1, 0.1, seed=3)
+    assert len(folds.validation) == len(folds.report) == round(0.1 * len(split.test_users))
+    assert not set(folds.validation) & set(folds.report)
+    assert not (set(folds.validation) | set(folds.report)) & set(folds.train)
+    assert sorted({*folds.train, *folds.validation, *folds.report}) == list(range(split.n_users))
+    assert set(folds.report) <= set(split.test_users)  # report users have held-out positives
+    again, other = split_users(split, 0.1, 0.1, seed=3), split_users(split, 0.1, 0.1, seed=4)
+    assert np.array_equal(folds.report, again.report) and not np.array_equal(folds.report, other.report)
+
+
+def test_sae_trains_on_the_train_fold_only():
+    _, _, split, model = planted()
+    task = SAETask(SparseAutoencoder(16, SAEConfig(n_latents=24)), model, split, SAE_TRAIN, torch.device("cpu"))
+    folds = sae_folds(split, SAE_TRAIN)
+    assert set(task.users.tolist()) == set(folds.train) - _users_without_training_pairs(split, folds.train)
+    assert not set(task.users.tolist()) & (set(folds.validation) | set(folds.report))
+    assert set(task.validation_users.tolist()) == set(folds.validation)
+
+
+def test_an_unfrozen_recommender_comes_out_bit_identical():
+    """Even handed a model that still requires gradients, SAE training never changes its weights."""
+    _, _, split, frozen = planted()
+    model = build_recommender(ModelConfig(embedding_dim=16), split.n_users, split.n_items)
+    model.load_state_dict(frozen.state_dict())
+    model.requires_grad_(True).train()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    sae = SparseAutoencoder(16, SAEConfig(n_latents=24))
+    train_sae(sae, model, split, dataclasses.replace(SAE_TRAIN, epochs=2, beta=1.0))
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert all(parameter.grad is None for parameter in model.parameters())
+
+
+def _users_without_training_pairs(split, users) -> set:
+    return set(users) - set(split.train_users.tolist())
