@@ -1,6 +1,7 @@
 """SAE training speed on ML-1M pairs: batch 256 versus the fast setting, plus the whole job.
 
     MONOREC_DATA_DIR=../shared/data python benchmarks/bench_sae.py [--device auto] [--skip-job]
+                                   [--config configs/ml1m_mf.yaml] [--epochs 18]
 
 Trains the ML-1M MF recommender once (configs/ml1m_mf.yaml), then the SAE for 18 epochs at
 batch 256 / lr 1e-3 (the paper's setting) and at each candidate (batch, lr), and reports the
@@ -61,9 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-job", action="store_true", help="do not time jobs/train_sae.py")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "ml1m_mf.yaml")
+    parser.add_argument("--epochs", type=int, default=None, help="SAE epochs (default: the config's, 18)")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    config = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml", [f"train.device={device}"])
+    overrides = [f"train.device={device}"] + ([f"sae_train.epochs={args.epochs}"] if args.epochs else [])
+    config = load_config(ExperimentConfig, args.config, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         recommender = trained_recommender(config, Path(tmp) / "recommender").to(device)
         data, split = load_split(config.data)
@@ -95,7 +99,7 @@ def main() -> None:
                 sys.executable,
                 "jobs/train_sae.py",
                 "--config",
-                "configs/ml1m_mf.yaml",
+                str(args.config),
                 "--output-dir",
                 out,
                 "--set",

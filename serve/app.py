@@ -4,7 +4,8 @@
     python jobs/run_service.py --bundle ~/.monorec/runs/tune_sae/bundle
     RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1 serve run configs/serve.yaml
 
-Every endpoint but /health needs `Authorization: Bearer <token>`: replicas refuse to start
+`/` is the neuron explorer (a page with no data in it; monorec/explorer/). Every endpoint but
+/health and the page needs `Authorization: Bearer <token>`: replicas refuse to start
 without MONOREC_API_TOKEN unless MONOREC_INSECURE_NO_AUTH is set (serve/guard.py). Concurrent
 /recommend requests are scored together (`@serve.batch`), one call per distinct set of
 interventions, off the event loop. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
@@ -17,11 +18,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from ray import serve
 
 from monorec.bundle import Bundle, read_bundle
 from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
+from monorec.explorer import explorer_html
 from monorec.serving import RankRequest, RecommenderService
 from serve.guard import Guard, required_token
 from serve.schemas import ExplainIn, RecommendIn, RecommendOut
@@ -29,6 +31,12 @@ from serve.schemas import ExplainIn, RecommendIn, RecommendOut
 log = logging.getLogger(__name__)
 api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
 api.add_middleware(Guard)
+EXPLORER_PAGE = explorer_html()
+# The page may talk only to this service: inline script and style (it has no other), no other origin.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+    "frame-ancestors 'none'"  # no framing: a token typed into the page cannot be clickjacked
+)
 
 
 @api.exception_handler(UnknownIdError)
@@ -85,6 +93,15 @@ class MonorecService:
     async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict] | InvalidRequestError]:
         """Whatever arrived while the previous batch ran is scored together, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, self.service.rank_many, requests)
+
+    @api.get("/", include_in_schema=False)
+    def explorer_page(self) -> HTMLResponse:
+        """The neuron explorer (no data in it: the page fetches everything with the user's token)."""
+        return HTMLResponse(EXPLORER_PAGE, headers={"Content-Security-Policy": PAGE_POLICY})
+
+    @api.get("/explorer/neurons")
+    def explorer_neurons(self) -> dict:
+        return self.service.explorer_data
 
     @api.get("/health")
     def health(self) -> dict:

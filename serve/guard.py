@@ -23,14 +23,15 @@ from monorec.errors import MonorecError
 
 TOKEN_ENV = "MONOREC_API_TOKEN"
 INSECURE_ENV = "MONOREC_INSECURE_NO_AUTH"
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/"})  # the explorer page carries no data: it fetches with the token
 MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
 @functools.cache
 def required_token() -> str | None:
-    """The bearer token every request but /health must carry; None only in explicit insecure mode."""
+    """The bearer token every request but /health and the explorer page must carry; None only in
+    explicit insecure mode."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     if token:
         return token

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +13,8 @@ from monorec.data import load_dataset, sources
 from monorec.data.movielens import read_ratings
 from monorec.data.sources import Archive, dataset_dir
 from monorec.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_malformed_line_names_file_and_line(tmp_path):
@@ -116,3 +119,85 @@ def test_no_network_says_where_to_put_files(fake_archive, monkeypatch):
     monkeypatch.setitem(sources.ARCHIVES, "ml1m", archive)
     with pytest.raises(DataError, match=r"could not download .* or set MONOREC_DATA_DIR"):
         dataset_dir("ml1m")
+
+
+@pytest.mark.parametrize(
+    ("sep", "suffix"), [("::", ".dat"), ("|", ".data"), ("\t", ".txt"), (";", ".csv")], ids=["::", "|", "tab", ";"]
+)
+def test_headerless_files_with_any_delimiter(tmp_path, sep, suffix):
+    rows = [("u1", "i1", "10"), ("u1", "i2", "11"), ("u2", "i2", "")]
+    (tmp_path / f"ratings{suffix}").write_text("".join(sep.join(row) + "\n" for row in rows))
+    (tmp_path / f"items{suffix}").write_text(f"i1{sep}Alien{sep}Horror/Sci-Fi\ni2{sep}Heat{sep}Crime\n")
+    options = GenericDataConfig(
+        interactions_path=str(tmp_path / f"ratings{suffix}"),
+        sep=sep,
+        header=False,
+        user_col="0",
+        item_col="1",
+        timestamp_col="2",
+        items_path=str(tmp_path / f"items{suffix}"),
+        item_id_col="0",
+        name_col="1",
+        concepts_col="2",
+        concepts_sep="/",
+    )
+    data = load_dataset(DataConfig(dataset="generic", generic=options))
+    assert (data.n_users, data.n_items, data.n_interactions) == (2, 2, 3)
+    assert list(data.items["name"]) == ["Alien", "Heat"] and data.concept_names == ["Crime", "Horror", "Sci-Fi"]
+    assert data.interactions["timestamp"].isna().sum() == 1
+
+
+def test_headerless_file_named_by_header_says_how_to_name_columns(tmp_path):
+    (tmp_path / "u.data").write_text("1\t2\t5\n")
+    options = GenericDataConfig(interactions_path=str(tmp_path / "u.data"), sep="\t", header=False)
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['user_id', 'item_id'\].*by position: '0', '1'"):
+        load_dataset(DataConfig(dataset="generic", generic=options))
+    unsupported = GenericDataConfig(interactions_path=str(tmp_path / "u.data"))
+    with pytest.raises(DataError, match=r"unsupported file type '\.data'.*set data\.generic\.sep"):
+        load_dataset(DataConfig(dataset="generic", generic=unsupported))
+
+
+def test_generic_example_config_reads_movielens_own_files_like_the_ml1m_loader(data_dir):
+    from monorec.config import ExperimentConfig, load_config
+
+    folder = data_dir / "ml-1m"
+    paths = [
+        f"data.generic.interactions_path={folder / 'ratings.dat'}",
+        f"data.generic.items_path={folder / 'movies.dat'}",
+    ]
+    config = load_config(
+        ExperimentConfig, ROOT / "configs" / "generic_example.yaml", [*paths, "data.min_users_per_item=1"]
+    )
+    generic = load_dataset(config.data)
+    ml1m = load_dataset(DataConfig(dataset="ml1m", data_dir=str(data_dir)))
+    assert (generic.n_users, generic.n_items, generic.n_interactions) == (
+        ml1m.n_users,
+        ml1m.n_items,
+        ml1m.n_interactions,
+    )
+    assert generic.concept_names == ml1m.concept_names  # the 18 genres, from the `|`-separated column
+    assert not any("\ufffd" in name for name in generic.items["name"])  # latin-1 titles read as such
+
+
+def test_text_in_another_encoding_names_the_setting(tmp_path):
+    (tmp_path / "ratings.csv").write_bytes("user_id,item_id\nJosé,Amélie\n".encode("latin-1"))
+    options = GenericDataConfig(interactions_path=str(tmp_path / "ratings.csv"))
+    with pytest.raises(DataError, match=r"not utf-8 text .*set data\.generic\.encoding, e\.g\. latin-1"):
+        load_dataset(DataConfig(dataset="generic", generic=options))
+    latin = GenericDataConfig(interactions_path=str(tmp_path / "ratings.csv"), encoding="latin-1")
+    assert load_dataset(DataConfig(dataset="generic", generic=latin)).user_ids.tolist() == ["José"]
+
+
+def test_profile_warns_when_most_items_are_too_sparse(caplog):
+    from monorec.data import build_dataset
+    from monorec.data.profile import DataProfile
+
+    # 30 items: 10 seen by 6 users each, 20 seen once.
+    users = [u for item in range(10) for u in range(6)] + list(range(20))
+    items = [item for item in range(10) for _ in range(6)] + list(range(10, 30))
+    data = build_dataset("toy", pd.DataFrame({"user_id": users, "item_id": items}))
+    profile = DataProfile.of(data)
+    assert profile.items == 30 and profile.sparse_item_share == pytest.approx(20 / 30)
+    assert "min_users_per_item: 5" in profile.warning()
+    dense = build_dataset("dense", pd.DataFrame({"user_id": users[:60], "item_id": items[:60]}))
+    assert DataProfile.of(dense).warning() is None and "10 items" in DataProfile.of(dense).describe()

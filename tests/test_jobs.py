@@ -54,6 +54,8 @@ def test_every_shipped_config_is_valid():
         "lastfm_ncf": ("lastfm", "ncf"),
         "tune_sae": ("ml1m", "mf"),
         "tune_quick": ("synthetic", "mf"),
+        "generic_example": ("generic", "mf"),
+        "scale": ("generic", "mf"),
     }
     reproductions = {"reproduce": 4, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
@@ -100,7 +102,14 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
         "metrics.json",
         "neurons.csv",
         "report.md",
+        "explorer.html",
     }
+    # What the MLflow UI needs to open on the runs table with Dataset and Source filled in.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    inputs = client.get_run(tracked[0].info.run_id).inputs.dataset_inputs
+    assert [i.dataset.name for i in inputs] == ["synthetic"] and len(inputs[0].dataset.digest) == 16
+    assert tracked[0].data.tags["mlflow.source.name"] == "jobs/train_sae.py"
+    assert "Horror" in (tmp_path / "explorer.html").read_text()
     # A second run with another SAE setting reuses the recommender trained the first time.
     again = subprocess.run(
         [sys.executable, "jobs/train_sae.py", *args, "--set", "sae_train.beta=0"],

@@ -8,6 +8,8 @@ import torch
 
 from monorec.data.split import Split
 from monorec.evaluation import evaluate_ranking, expected_ranks, metrics_from_ranks
+from monorec.evaluation.fidelity import list_fidelity
+from monorec.evaluation.ranking import rows_per_tile
 
 
 def test_expected_ranks_with_ties():
@@ -52,7 +54,7 @@ def test_evaluate_masks_training_items_and_handles_ties():
             [7.0, 6.0, 6.0, 6.0, 9.0, 99.0],  # masked 5 -> target item 0 behind item 4 only
         ]
     )
-    got = evaluate_ranking(lambda users: scores[users], split, k=2, chunk_size=1)
+    got = evaluate_ranking(lambda users: scores[users], split, k=2, tile_rows=1)
     rank_0, rank_1 = 2.5, 2.0  # user 0: 1 higher + 1 tie; user 1: 1 higher
     full, sampled = got.full, got.sampled
     assert full.k == 2 and full.hr == pytest.approx(0.5)
@@ -74,3 +76,28 @@ def test_perfect_and_reversed_scorers_bound_the_metrics(synthetic):
     assert perfect.sampled.ndcg == pytest.approx(1.0) and perfect.full.mpr < 1.0
     flipped = evaluate_ranking(lambda users: -oracle[users], split)
     assert flipped.full.hr == 0.0 and flipped.sampled.hr == 0.0 and flipped.full.mpr > 98.0
+
+
+def test_tiled_evaluation_gives_exactly_the_untiled_numbers(synthetic):
+    _, _, split = synthetic
+    generator = torch.Generator().manual_seed(0)
+    # Coarse scores: many ties, which tiles must break exactly as one pass does.
+    scores = torch.randint(0, 5, (split.n_users, split.n_items), generator=generator).float()
+
+    def scorer(users: torch.Tensor) -> torch.Tensor:
+        return scores[users]
+
+    whole = evaluate_ranking(scorer, split, tile_rows=split.n_users)
+    assert evaluate_ranking(scorer, split, tile_rows=7) == whole
+    users = torch.as_tensor(split.test_users[::3])
+    reordered = torch.Generator().manual_seed(1)
+    other = lambda u: scores[u] + torch.rand(scores[u].shape, generator=reordered)  # noqa: E731
+    one_pass = list_fidelity(scorer, other, split, users, tile_rows=len(users))
+    reordered.manual_seed(1)  # the same noise, drawn in tiles instead
+    assert list_fidelity(scorer, other, split, users, tile_rows=5) == one_pass
+
+
+def test_rows_per_tile_follow_the_memory_budget():
+    assert rows_per_tile(n_items=1000, tile_mb=1.0) == 2**20 // (1000 * 20)
+    assert rows_per_tile(n_items=1000, tile_mb=1.0, score_bytes=900) < rows_per_tile(n_items=1000, tile_mb=1.0)
+    assert rows_per_tile(n_items=10**9, tile_mb=1.0) == 1  # never zero

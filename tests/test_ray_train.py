@@ -35,19 +35,23 @@ def _config(*overrides: str) -> ExperimentConfig:
 
 
 def test_single_worker_equals_the_core_loop(local_ray, tmp_path):
-    """Recommender then SAE on one Ray Train worker give the plain core results (same seeds)."""
+    """Recommender then SAE on one Ray Train worker, streaming its pairs through Ray Data in several
+    shuffle windows, give the plain core results from memory (same seeds)."""
     from monorec.distributed.train import fit_on_ray
 
-    config = _config("train.epochs=3", "ray.num_workers=1", "sae_train.epochs=2", "sae_train.device=cpu")
-    state, history = fit_on_ray("recommender", config, tmp_path, "single")
+    windows = ["train.shuffle_window=5000", "sae_train.shuffle_window=4000"]
+    config = _config("train.epochs=3", "ray.num_workers=1", "sae_train.epochs=2", "sae_train.device=cpu", *windows)
     _, split = load_split(config.data)
+    state, history = fit_on_ray("recommender", config, tmp_path, "single", split)
+    assert len(split.train_users) > 2 * config.train.shuffle_window  # several windows per epoch
     core = build_recommender(config.model, split.n_users, split.n_items, config.train.seed)
     result = train_recommender(core, split, config.train)
     assert [h["loss"] for h in history] == pytest.approx([h["loss"] for h in result.history], rel=1e-5)
     assert all(torch.allclose(state[name], value, atol=1e-5) for name, value in core.state_dict().items())
 
     core.requires_grad_(False)
-    sae_state, sae_history = fit_on_ray("sae", config, tmp_path, "single-sae", core)
+    sae_state, sae_history = fit_on_ray("sae", config, tmp_path, "single-sae", split, core)
+    assert not list(tmp_path.glob("ray/*-pairs"))  # the parquet copy of the pairs is removed after training
     sae = build_sae(config, core.embedding_dim)
     expected = train_sae(sae, core, split, config.sae_train)
     assert [h["loss"] for h in sae_history] == pytest.approx([h["loss"] for h in expected.history], rel=1e-4)
@@ -62,8 +66,9 @@ def test_two_workers_recover_from_a_killed_worker(local_ray, tmp_path):
 
     config = _config("train.epochs=12", "ray.num_workers=2", "ray.max_failures=2")
     outcome = {}
+    _, split = load_split(config.data)
     thread = threading.Thread(
-        target=lambda: outcome.update(result=fit_on_ray("recommender", config, tmp_path, "killed"))
+        target=lambda: outcome.update(result=fit_on_ray("recommender", config, tmp_path, "killed", split))
     )
     thread.start()
     deadline = time.monotonic() + 240
@@ -78,7 +83,6 @@ def test_two_workers_recover_from_a_killed_worker(local_ray, tmp_path):
     assert [h["epoch"] for h in history] == list(range(1, 13))  # resumed, not restarted, not truncated
     dead = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "DEAD")])
     assert workers[-1]["actor_id"] in {a["actor_id"] for a in dead}
-    _, split = load_split(config.data)
     model = build_recommender(config.model, split.n_users, split.n_items)
     model.load_state_dict(state)
     quality = evaluate_ranking(model.rank_scores, split).full.ndcg

@@ -8,9 +8,10 @@ from sae_fixtures import SAE_TRAIN, planted
 
 from monorec.config import ModelConfig, SAEConfig
 from monorec.data import split_users
+from monorec.parallel import DataParallel
 from monorec.recommenders import build_recommender
 from monorec.sae import SparseAutoencoder, train_sae
-from monorec.sae.training import SAETask, sae_folds
+from monorec.sae.training import SAETask, in_memory_inputs, sae_folds
 
 
 def test_folds_are_disjoint_seeded_and_cover_every_user(synthetic):
@@ -27,11 +28,29 @@ def test_folds_are_disjoint_seeded_and_cover_every_user(synthetic):
 
 def test_sae_trains_on_the_train_fold_only():
     _, _, split, model = planted()
-    task = SAETask(SparseAutoencoder(16, SAEConfig(n_latents=24)), model, split, SAE_TRAIN, torch.device("cpu"))
+    pairs, validation = in_memory_inputs(split, SAE_TRAIN, torch.device("cpu"))
+    task = SAETask(
+        SparseAutoencoder(16, SAEConfig(n_latents=24)), model, pairs, validation, SAE_TRAIN, torch.device("cpu")
+    )
+    trained = {int(u) for _, (users, _) in task.batches(DataParallel()) for u in users}
     folds = sae_folds(split, SAE_TRAIN)
-    assert set(task.users.tolist()) == set(folds.train) - _users_without_training_pairs(split, folds.train)
-    assert not set(task.users.tolist()) & (set(folds.validation) | set(folds.report))
+    assert trained == set(folds.train) - _users_without_training_pairs(split, folds.train)
+    assert not trained & (set(folds.validation) | set(folds.report))
     assert set(task.validation_users.tolist()) == set(folds.validation)
+    # Their seen items are all the validation check needs: the same CSR rows as the full split's.
+    indptr, items = split.train_csr()
+    seen_indptr, seen_items = validation.seen.train_csr()
+    for user in folds.validation[:5]:
+        assert np.array_equal(
+            seen_items[seen_indptr[user] : seen_indptr[user + 1]], items[indptr[user] : indptr[user + 1]]
+        )
+
+
+def test_held_out_folds_are_capped_and_the_rest_train(synthetic):
+    _, _, split = synthetic
+    folds = split_users(split, 0.1, 0.1, seed=3, max_fold_users=7)
+    assert len(folds.validation) == len(folds.report) == 7
+    assert len(folds.train) == split.n_users - 14
 
 
 def test_an_unfrozen_recommender_comes_out_bit_identical():

@@ -429,3 +429,71 @@ def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
     result = outcome["result"].summary()
     assert result["requests"] > 100 and result["failures"] == 0, result
     _deploy(bundle_dir)
+
+
+def test_explorer_in_a_browser_with_a_token(url, bundle_dir, tmp_path):
+    """The page at / loads without a token but shows nothing until one is typed; then search, a
+    user's list, a suppression that changes it, an explanation, and clear messages for unknown ids."""
+    import shutil
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("needs Debian's chromium (apt install chromium); .ci/run installs it")
+    data, truth, _, _ = planted()
+    fan = str(data.user_ids[int(np.flatnonzero(truth.user_genres[:, truth.genre_names.index("Horror")])[0])])
+    _deploy(bundle_dir, env={"MONOREC_API_TOKEN": "s3cret"})
+    try:
+        page_response = requests.get(f"{url}/", timeout=10)
+        assert page_response.status_code == 200 and "monorec neuron explorer" in page_response.text
+        assert "connect-src 'self'" in page_response.headers["content-security-policy"]
+        assert requests.get(f"{url}/explorer/neurons", timeout=10).status_code == 401
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=executable)
+            page = browser.new_page()
+            try:
+                page.goto(f"{url}/")
+                page.wait_for_selector("#status:has-text('token')")  # selectors only: the page's CSP forbids eval
+                page.fill("#token", "s3cret")
+                page.click("#token-form button")
+                page.wait_for_selector("body[data-ready]")
+                load_ms = float(page.get_attribute("body", "data-ready"))
+                assert page.evaluate("sessionStorage.getItem('monorec-token')") == "s3cret"
+                assert "s3cret" not in page.url
+                page.fill("#search", "Horror")
+                assert set(page.locator("#neurons tbody tr td:nth-child(2)").all_text_contents()) == {"Horror"}
+
+                page.fill("#user-id", "no-such-user")
+                page.click("#user-form button")
+                page.wait_for_selector("#user-message:has-text('unknown')")
+                assert (
+                    "unknown user_id" in page.text_content("#user-message") and page.locator("#user-view").is_hidden()
+                )
+
+                page.fill("#user-id", fan)
+                page.click("#user-form button")
+                page.wait_for_selector("#recommendations li")
+                before = page.locator("#recommendations li").all_text_contents()
+                assert len(before) == 10 and page.locator("#profile li").count() > 0
+                # The fan's own Horror neuron, suppressed from the profile panel, then pushed to strength 4.
+                page.locator("#profile li", has_text="Horror").first.locator("button", has_text="suppress").click()
+                page.wait_for_selector("#edits .edit")
+                page.fill("#edits input[type=range]", "4")
+                page.wait_for_selector("#effect[data-replaced]:not([data-replaced='0'])")
+                steer_ms = float(page.get_attribute("#effect", "data-ms"))
+                after = page.locator("#recommendations li").all_text_contents()
+                assert page.locator("#recommendations li.moved-in").count() > 0
+                assert sum("Horror" in name for name in after) < sum("Horror" in name for name in before)
+                page.locator("#recommendations li button").first.click()
+                page.wait_for_selector("#explanation h3")
+                assert "neuron" in page.text_content("#explanation")
+                print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
+                if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
+                    page.screenshot(path=screenshot, full_page=True)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        _deploy(bundle_dir)

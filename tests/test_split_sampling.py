@@ -33,7 +33,7 @@ def test_split_is_seeded_and_keeps_small_users_in_training():
 @pytest.mark.parametrize("distribution", ["uniform", "popularity"])
 def test_negative_sampler_never_returns_a_positive(synthetic, distribution):
     _, _, split = synthetic
-    sampler = NegativeSampler(split, distribution, seed=0)
+    sampler = NegativeSampler.from_split(split, distribution, seed=0)
     users = torch.as_tensor(np.repeat(split.train_users, 20))
     negatives = sampler.sample(users)
     assert negatives.shape == users.shape
@@ -42,14 +42,16 @@ def test_negative_sampler_never_returns_a_positive(synthetic, distribution):
     assert not any(pair in positives for pair in zip(users[:5000].tolist(), negatives[:5000].tolist()))
     # Re-drawn each call (each epoch), seeded per sampler.
     assert not torch.equal(negatives, sampler.sample(users))
-    assert torch.equal(NegativeSampler(split, distribution, seed=0).sample(users), negatives)
+    assert torch.equal(NegativeSampler.from_split(split, distribution, seed=0).sample(users), negatives)
 
 
 def test_popularity_sampling_follows_count_power(synthetic):
     _, _, split = synthetic
     users = torch.as_tensor(np.repeat(split.train_users, 30))
-    uniform = np.bincount(NegativeSampler(split, "uniform").sample(users).numpy(), minlength=split.n_items)
-    popular = np.bincount(NegativeSampler(split, "popularity").sample(users).numpy(), minlength=split.n_items)
+    uniform = np.bincount(NegativeSampler.from_split(split, "uniform").sample(users).numpy(), minlength=split.n_items)
+    popular = np.bincount(
+        NegativeSampler.from_split(split, "popularity").sample(users).numpy(), minlength=split.n_items
+    )
     counts = split.item_counts()
     top, tail = np.argsort(-counts)[:20], np.argsort(counts)[:100]
     assert popular[top].sum() > 2 * uniform[top].sum()

@@ -92,7 +92,7 @@ def report_outcome(work: Callable[[], str], on_interrupt: str) -> int:
 def _track(job: str, config: ExperimentConfig, result: object, output_dir: Path) -> None:
     log = logging.getLogger("monorec")
     try:
-        from monorec.tracking import log_job_run, tracking_uri
+        from monorec.tracking import client, experiment_id, experiment_path, log_job_run, model_name, tracking_uri
     except ImportError:  # the core install: MLflow is the optional [mlflow] extra
         log.info("tracking skipped: mlflow is not installed (pip install 'monorec[mlflow]')")
         return
@@ -100,4 +100,5 @@ def _track(job: str, config: ExperimentConfig, result: object, output_dir: Path)
     checksum = result.dataset.checksum if isinstance(result, RecommenderRun) else ""
     series = mlflow_series(result) if isinstance(result, SAERun) else None
     run_id = log_job_run(job, config, mlflow_metrics(result), output_dir, uri, dataset_checksum=checksum, series=series)
-    log.info("tracked in MLflow run %s (%s)", run_id, uri)
+    experiment = experiment_id(client(uri), model_name(config))
+    log.info("tracked in MLflow run %s (%s); in `mlflow ui`: %s", run_id, uri, experiment_path(experiment))

@@ -18,10 +18,12 @@ import torch
 
 from monorec.config import ExperimentConfig, config_hash, recommender_hash, run_hash
 from monorec.data import InteractionData, Split, load_split
+from monorec.data.profile import DataProfile
 from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
-from monorec.evaluation.ranking import summarize
+from monorec.evaluation.ranking import rows_per_tile, summarize
+from monorec.explorer import explorer_payload, write_explorer
 from monorec.interpret import interpret_sae, write_report
 from monorec.interventions import Calibrator, Steerer
 from monorec.interventions.case_studies import case_studies
@@ -45,6 +47,7 @@ from monorec.results import (
 )
 from monorec.sae import SparseAutoencoder, build_sae, reconstructed_scorer, save_sae, train_sae
 from monorec.sae.training import sae_folds
+from monorec.stages import stage
 from monorec.storage import write_json
 from monorec.training import TrainResult
 from monorec.typed import to_dict
@@ -55,23 +58,24 @@ RECOMMENDER_DIR = "recommender"  # where run_sae keeps the recommender it explai
 METRICS = "metrics.json"
 
 
-def run_recommender(config: ExperimentConfig, output_dir: Path) -> RecommenderRun:
-    """Load data, train, evaluate against the popularity baseline, save model and `metrics.json`."""
+def run_recommender(
+    config: ExperimentConfig, output_dir: Path, loaded: tuple[InteractionData, Split] | None = None
+) -> RecommenderRun:
+    """Load data (unless `loaded`), train, evaluate against the popularity baseline, save model and `metrics.json`."""
     fingerprint = recommender_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
-    data, split = load_split(config.data)
-    log.info(
-        "%s: %d users, %d items, %d interactions; %d test users",
-        *(data.name, data.n_users, data.n_items, data.n_interactions, len(split.test_users)),
-    )
+    data, split = loaded or load_and_split(config)
+    log.info("%s: %d test users", data.name, len(split.test_users))
     model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
-    if config.ray.num_workers > 0:
-        result = _fit_on_ray("recommender", model, config, output_dir, fingerprint)
-    else:
-        result = train_recommender(model, split, config.train, output_dir, fingerprint)
-    k, chunk, device = config.eval.k, config.eval.chunk_size, result.device
-    ranking = evaluate_ranking(model.rank_scores, split, k, chunk, device)
-    baseline = evaluate_ranking(popularity_scores(split, device), split, k, chunk, device)
+    with stage("train recommender"):
+        if config.ray.num_workers > 0:
+            result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)
+        else:
+            result = train_recommender(model, split, config.train, output_dir, fingerprint)
+    k, rows, device = config.eval.k, tile_rows(config, model), result.device
+    with stage("evaluate recommender"):
+        ranking = evaluate_ranking(model.rank_scores, split, k, rows, device)
+        baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device)
     log.info("%s: %s", config.model.kind, summarize(ranking))
     log.info("popularity baseline: %s", summarize(baseline))
     summary = DatasetSummary(
@@ -84,32 +88,51 @@ def run_recommender(config: ExperimentConfig, output_dir: Path) -> RecommenderRu
     return run
 
 
+def load_and_split(config: ExperimentConfig) -> tuple[InteractionData, Split]:
+    """The dataset and its split, with the data profile (and any sparsity warning) in the log."""
+    with stage("load and split data"):
+        data, split = load_split(config.data)
+    profile = DataProfile.of(data)
+    log.info("%s: %s", data.name, profile.describe())
+    if (warning := profile.warning()) is not None:
+        log.warning("%s: %s", data.name, warning)
+    return data, split
+
+
+def tile_rows(config: ExperimentConfig, recommender: TwoTowerRecommender) -> int:
+    """Users scored at once against every item, within `eval.tile_mb` for this model and catalogue."""
+    return rows_per_tile(recommender.n_items, config.eval.tile_mb, recommender.bytes_per_score())
+
+
 def _fit_on_ray(
     stage: str,
     module: torch.nn.Module,
     config: ExperimentConfig,
     output_dir: Path,
     fingerprint: str,
+    split: Split,
     recommender: TwoTowerRecommender | None = None,
 ) -> TrainResult:
     """Train `module` under Ray Train (imported only here: the core never needs Ray) and load its weights."""
     from monorec.distributed.train import fit_on_ray
 
-    state, history = fit_on_ray(stage, config, output_dir, fingerprint, recommender)
+    state, history = fit_on_ray(stage, config, output_dir, fingerprint, split, recommender)
     module.load_state_dict(state)
     module.eval()
     device = str(resolve_device(config.train.device if stage == "recommender" else config.sae_train.device))
     return TrainResult.from_history(history, device)  # the driver evaluates on its own device
 
 
-def trained_recommender(config: ExperimentConfig, folder: Path) -> TwoTowerRecommender:
+def trained_recommender(
+    config: ExperimentConfig, folder: Path, loaded: tuple[InteractionData, Split] | None = None
+) -> TwoTowerRecommender:
     """Load the recommender saved in `folder` for this exact config, or train and save it there."""
     if (folder / METRICS).is_file():
         model, metadata = load_recommender(folder)
         if metadata.get("config_hash") == recommender_hash(config):
             log.info("using the recommender trained earlier in %s", folder)
             return model
-    run_recommender(config, folder)
+    run_recommender(config, folder, loaded)
     return load_recommender(folder)[0]
 
 
@@ -122,13 +145,14 @@ def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | 
     fingerprint = run_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
     recommender_dir = recommender_dir or output_dir / RECOMMENDER_DIR
-    recommender = trained_recommender(config, recommender_dir)
-    data, split = load_split(config.data)
+    data, split = load_and_split(config)
+    recommender = trained_recommender(config, recommender_dir, (data, split))
     sae = build_sae(config, recommender.embedding_dim)
-    if config.ray.num_workers > 0:
-        result = _fit_on_ray("sae", sae, config, output_dir, fingerprint, recommender)
-    else:
-        result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
+    with stage("train sae"):
+        if config.ray.num_workers > 0:
+            result = _fit_on_ray("sae", sae, config, output_dir, fingerprint, split, recommender)
+        else:
+            result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
     reference = {"path": os.path.relpath(recommender_dir, output_dir), "config_hash": recommender_hash(config)}
     return finish_sae(sae, recommender, data, split, config, result.summary(), output_dir, reference, recommender_dir)
 
@@ -153,18 +177,26 @@ def finish_sae(
     recommender.to(device)
     sae.to(device).eval()
     folds = sae_folds(split, config.sae_train)
-    fidelity = evaluate_sae(sae, recommender, split, config, device, folds.report, recommender_dir)
-    report = interpret_sae(sae, recommender, data, config.interpret)
+    with stage("evaluate sae"):
+        fidelity = evaluate_sae(sae, recommender, split, config, device, folds.report, recommender_dir)
+    with stage("interpret sae"):
+        report = interpret_sae(sae, recommender, data, config.interpret)
     steering = CaseStudies()
     if config.case_studies.enabled:
-        steerer = Steerer(recommender, sae, report.labels, data.item_ids)
-        calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
-        steering = case_studies(calibrator, data, split, report, config.case_studies, folds.report)
+        with stage("case studies"):
+            steerer = Steerer(recommender, sae, report.labels, data.item_ids)
+            calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
+            steering = case_studies(calibrator, data, split, report, config.case_studies, folds.report)
     run = SAERun(fidelity, report.mono, steering, training, run_hash(config))
     reference = {**recommender_reference, "dataset": data.name, "dataset_checksum": data.checksum}
     save_sae(sae, output_dir, reference)
-    write_report(report, fidelity, output_dir, f"SAE report: {data.name} {config.model.kind}")
-    write_result(run, output_dir / METRICS)
+    title = f"SAE report: {data.name} {config.model.kind}"
+    write_report(report, fidelity, output_dir, title)
+    write_result(run, output_dir / METRICS)  # the run is complete from here on; the page is a view of it
+    encode = lambda embeddings: sae.encode(embeddings).codes  # noqa: E731
+    items = recommender.item_embeddings()
+    payload = explorer_payload(report.neurons, encode, items, data.items, title, config.interpret.chunk_size)
+    write_explorer(output_dir, payload)
     log.info(
         "report users %d: rbo %.3f (truncated@%d) %.3f (extrapolated@%d)  ms %.3f  dead %.2f  labelled %d  %s",
         *(fidelity.users, fidelity.rbo_truncated, fidelity.paper_depth, fidelity.rbo_extrapolated, fidelity.depth),
@@ -185,7 +217,7 @@ def evaluate_sae(
     """Fidelity of the reconstruction on `users` (report users): list agreement and ranking quality."""
     reconstructed = reconstructed_scorer(sae, recommender)
     index = torch.as_tensor(users, device=device)
-    settings, k, chunk = config.interpret, config.eval.k, config.eval.chunk_size
+    settings, k, rows = config.interpret, config.eval.k, tile_rows(config, recommender)
     agreement = list_fidelity(
         recommender.rank_scores,
         reconstructed,
@@ -194,9 +226,10 @@ def evaluate_sae(
         settings.fidelity_k,
         settings.paper_rbo_depth,
         settings.rbo_p,
+        rows,
     )
     original = reference_ranking(recommender, split, config, device, users, cache_dir)
-    rebuilt = evaluate_ranking(reconstructed, split, k, chunk, device, users).full
+    rebuilt = evaluate_ranking(reconstructed, split, k, rows, device, users).full
     return Fidelity(
         users=len(users),
         paper_depth=settings.paper_rbo_depth,
@@ -223,9 +256,8 @@ def reference_ranking(
     path = cache_dir / f"reference_ranking_{key}.json" if cache_dir is not None else None
     if path is not None and path.is_file():
         return read_result(RankingMetrics, path)
-    metrics = evaluate_ranking(
-        recommender.rank_scores, split, config.eval.k, config.eval.chunk_size, device, users
-    ).full
+    rows = tile_rows(config, recommender)
+    metrics = evaluate_ranking(recommender.rank_scores, split, config.eval.k, rows, device, users).full
     if path is not None:
         write_result(metrics, path)
     return metrics

@@ -18,6 +18,7 @@ import torch
 from monorec.bundle import Bundle
 from monorec.errors import InvalidRequestError
 from monorec.evaluation.ranking import mask_training_items
+from monorec.explorer import explorer_payload
 from monorec.ids import lookup
 from monorec.interventions import Calibrator, Intervention, Steerer, Target
 
@@ -46,6 +47,7 @@ class RecommenderService:
         self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
+        self.explorer_data = _explorer_data(bundle)  # at start: no request waits for it, none computes it twice
 
     def user_index(self, user_id: int | str) -> int:
         return lookup(user_id, self._user_index, "user_id")
@@ -152,6 +154,13 @@ class RecommenderService:
             }
             for j in self.steerer.neurons(ref)
         ]
+
+
+def _explorer_data(bundle: Bundle) -> dict:
+    """The explorer's neuron data (`monorec.explorer`) for this bundle."""
+    title = f"{bundle.config.data.dataset} {bundle.recommender.kind} · {bundle.sae.n_latents} neurons"
+    encode = lambda embeddings: bundle.sae.encode(embeddings).codes  # noqa: E731
+    return explorer_payload(bundle.neurons, encode, bundle.recommender.item_embeddings(), bundle.items, title)
 
 
 def _plain(value: object) -> object:

@@ -120,6 +120,9 @@ def restore_training_state(path: Path | None, fingerprint: str, stateful: dict[s
     if state.get("fingerprint") != fingerprint:
         log.warning("ignoring %s: it belongs to a different config", path)
         return []
+    if missing := [name for name in stateful if name not in state]:
+        log.warning("ignoring %s: written by another version of monorec (no %s)", path, ", ".join(missing))
+        return []
     for name, obj in stateful.items():
         obj.set_state(state[name]) if isinstance(obj, torch.Generator) else obj.load_state_dict(state[name])
     log.info("resuming from %s after epoch %d", path, len(state["history"]))

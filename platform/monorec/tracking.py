@@ -12,6 +12,7 @@ that talks to MLflow: the jobs, the search and the Serve app go through it.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -23,11 +24,11 @@ from typing import TypeVar
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
-from mlflow.entities import Metric, Param
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 from mlflow.exceptions import MlflowException
 
 from monorec.bundle import Bundle, read_bundle
-from monorec.config import ExperimentConfig, recommender_hash, run_hash
+from monorec.config import ExperimentConfig, config_hash, recommender_hash, run_hash
 from monorec.errors import MonorecError
 from monorec.paths import monorec_home
 from monorec.typed import to_dict
@@ -50,6 +51,16 @@ def client(uri: str | None = None) -> MlflowClient:
     return MlflowClient(tracking_uri(uri))
 
 
+# MLflow 3's UI opens an experiment on its GenAI "Traces" view unless told it is model training: by
+# this tag (3.0-3.16), and from 3.17 by the UI's workflow setting, which a link can carry.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+ML_WORKFLOW = "workflowType=machine_learning"
+DATASET_SOURCES = {
+    "ml1m": "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+    "lastfm": "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip",
+}
+
+
 def model_name(config: ExperimentConfig) -> str:
     """The experiment and registered-model name of a dataset x model: `monorec-ml1m-mf`."""
     return f"monorec-{config.data.dataset}-{config.model.kind}"
@@ -59,14 +70,22 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     """The experiment's id, creating it (with artifacts beside a local store) if needed."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get("mlflow.experimentKind") is None:  # made by an older monorec
+            for key, value in EXPERIMENT_TAGS.items():
+                retrying(client.set_experiment_tag, experiment.experiment_id, key, value)
         return experiment.experiment_id
     location = None
     if client.tracking_uri.startswith("sqlite:///"):
         location = (Path(client.tracking_uri.removeprefix("sqlite:///")).parent / "artifacts" / name).as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
     except MlflowException:  # created concurrently by another trial
         return client.get_experiment_by_name(name).experiment_id
+
+
+def experiment_path(experiment: str) -> str:
+    """The UI's address of an experiment's runs table (after the server's host and port)."""
+    return f"#/experiments/{experiment}?{ML_WORKFLOW}"
 
 
 def flat_params(values: Mapping, prefix: str = "") -> dict[str, str]:
@@ -102,6 +121,14 @@ def git_commit() -> str:
         return ""
 
 
+def source_tags(job: str) -> dict[str, str]:
+    """The runs table's Source column: the job script and, where known, its commit."""
+    tags = {"mlflow.source.name": f"jobs/{job}.py", "mlflow.source.type": "LOCAL"}
+    if commit := git_commit():
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
 def run_tags(config: ExperimentConfig, dataset_checksum: str = "") -> dict[str, str]:
     """What ties a run to its code, data and settings."""
     return {
@@ -110,6 +137,24 @@ def run_tags(config: ExperimentConfig, dataset_checksum: str = "") -> dict[str, 
         "recommender_hash": recommender_hash(config),
         "dataset_checksum": dataset_checksum,
     }
+
+
+def dataset_input(config: ExperimentConfig, checksum: str = "") -> DatasetInput:
+    """The run's training data as an MLflow dataset input (the runs table's Dataset column).
+
+    The digest is the parsed dataset's checksum where the job knows it, else a hash of the data
+    settings (which name the files and filters, so equal digests mean equal data).
+    """
+    data = config.data
+    name = Path(data.generic.interactions_path).stem if data.dataset == "generic" else data.dataset
+    source = data.generic.interactions_path if data.dataset == "generic" else DATASET_SOURCES.get(data.dataset, "")
+    dataset = Dataset(
+        name=name or data.dataset,
+        digest=(checksum or config_hash(to_dict(data)))[:16],
+        source_type="local" if data.dataset in ("generic", "synthetic") else "http",
+        source=json.dumps({"uri": source or f"monorec:{data.dataset}"}),
+    )
+    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])
 
 
 def log_job_run(
@@ -132,18 +177,19 @@ def log_job_run(
     """
     mlflow = client(uri)
     experiment = experiment_id(mlflow, model_name(config))
-    tags = {"job": job, **run_tags(config, dataset_checksum)}
+    tags = {"job": job, **run_tags(config, dataset_checksum), **source_tags(job)}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     run_id = retrying(
         mlflow.create_run, experiment, run_name=run_name or f"{job}-{output_dir.name}", tags=tags
     ).info.run_id
     log_params(mlflow, run_id, to_dict(config))
+    retrying(mlflow.log_inputs, run_id, datasets=[dataset_input(config, dataset_checksum)])
     log_metrics(mlflow, run_id, metrics)
     for name, values in (series or {}).items():  # dose-response curves: one step per point
         entries = [Metric(name, float(value), 0, step) for step, value in enumerate(values)]
         retrying(mlflow.log_batch, run_id, metrics=entries)
-    names = ("config.json", "metrics.json", "neurons.csv", "report.md")
+    names = ("config.json", "metrics.json", "neurons.csv", "report.md", "explorer.html")
     for path in [output_dir / name for name in names if (output_dir / name).is_file()] + list(artifacts):
         retrying(mlflow.log_artifact, run_id, str(path))
     retrying(mlflow.set_terminated, run_id)
@@ -186,6 +232,9 @@ def register_bundle(client: MlflowClient, name: str, run_id: str, artifact_path:
     source = f"{client.get_run(run_id).info.artifact_uri}/{artifact_path}"
     version = str(retrying(client.create_model_version, name, source, run_id=run_id, tags={DIGEST_TAG: digest}).version)
     retrying(client.set_registered_model_alias, name, alias, version)
+    # The run page links what was registered from it: the bundle folder and the model version.
+    retrying(client.set_tag, run_id, "bundle", source)
+    retrying(client.set_tag, run_id, "registered_model", f"{name}/{version} (@{alias})")
     return version
 
 

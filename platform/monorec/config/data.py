@@ -22,9 +22,17 @@ class LastfmConfig:
 
 @dataclasses.dataclass
 class GenericDataConfig:
-    """Bring-your-own data: an interaction file and an optional item table (CSV, TSV or parquet)."""
+    """Bring-your-own data: an interaction file and an optional item table.
+
+    Parquet, or delimited text: `sep` is the delimiter of both files (any string, `::` and `|`
+    included; default by extension: .csv comma, .tsv tab); with `header: false` the files have no
+    header row and the `*_col` settings name columns by position ("0", "1", ...).
+    """
 
     interactions_path: str = ""
+    sep: str | None = None
+    header: bool = True
+    encoding: str = "utf-8"  # of text files; e.g. latin-1 for MovieLens' own .dat files
     user_col: str = "user_id"
     item_col: str = "item_id"
     timestamp_col: str | None = None

@@ -47,6 +47,8 @@ class SAETrainConfig:
     trains on every pair of the users outside the validation and report folds; validation
     users drive per-epoch checks and the search's objective; report users give every fidelity
     and steering number. Items are not held out: the SAE sees every item, as the paper's does.
+    Each held-out fold has at most `max_fold_users` users (the rest train the SAE), so that
+    validation, fidelity and steering cost the same however many users a catalogue has.
     """
 
     alpha: float = 1.0
@@ -56,12 +58,14 @@ class SAETrainConfig:
     rho: float = 0.05
     epochs: int = 18
     batch_size: int = 256
+    shuffle_window: int = 1 << 20  # pairs shuffled together each epoch (as train.shuffle_window)
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
     validation_share: float = 0.1
     report_share: float = 0.1
     user_split_seed: int = 0
+    max_fold_users: int = 2000
 
     def __post_init__(self) -> None:
         for name in LOSS_WEIGHTS:
@@ -69,9 +73,11 @@ class SAETrainConfig:
         within("sae_train.rho", self.rho, 0, 1, open_interval=True)
         at_least("sae_train.epochs", self.epochs, 0)
         at_least("sae_train.batch_size", self.batch_size, 1)
+        at_least("sae_train.shuffle_window", self.shuffle_window, 1)
         positive("sae_train.lr", self.lr)
         within("sae_train.validation_share", self.validation_share, 0, 1)
         within("sae_train.report_share", self.report_share, 0, 1)
+        at_least("sae_train.max_fold_users", self.max_fold_users, 1)
         if self.validation_share + self.report_share >= 1:
             raise ConfigError("sae_train.validation_share + sae_train.report_share must leave users to train the SAE")
 
@@ -93,11 +99,12 @@ class InterpretConfig:
     fidelity_k: int = 20
     paper_rbo_depth: int = 29
     rbo_p: float = 0.9
+    chunk_size: int = 65536  # items (or users) encoded at once while scanning for each neuron's top items
 
     def __post_init__(self) -> None:
         if not self.purity_k or min(self.purity_k) < 1:
             raise ConfigError(f"interpret.purity_k must be a non-empty list of positive K, got {self.purity_k}")
-        for name in ("label_k", "ms_top_n", "fidelity_k", "paper_rbo_depth"):
+        for name in ("label_k", "ms_top_n", "fidelity_k", "paper_rbo_depth", "chunk_size"):
             at_least(f"interpret.{name}", getattr(self, name), 1)
         for name in ("popular_share", "long_tail_share"):
             within(f"interpret.{name}", getattr(self, name), 0, 1)

@@ -24,10 +24,15 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Optimisation settings for BCE training on positives plus re-drawn sampled negatives."""
+    """Optimisation settings for BCE training on positives plus re-drawn sampled negatives.
+
+    shuffle_window: positives shuffled together each epoch (`monorec.data.pairs`); it bounds an
+    epoch's working memory, and covers all of ML-1M, so small datasets get a full shuffle.
+    """
 
     epochs: int = 10
     batch_size: int = 256
+    shuffle_window: int = 1 << 20
     lr: float = 1e-3
     weight_decay: float = 0.0
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
@@ -37,6 +42,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         at_least("train.epochs", self.epochs, 0)
         at_least("train.batch_size", self.batch_size, 1)
+        at_least("train.shuffle_window", self.shuffle_window, 1)
         positive("train.lr", self.lr)
         at_least("train.weight_decay", self.weight_decay, 0)
 
@@ -63,11 +69,16 @@ class RayConfig:
 
 @dataclasses.dataclass
 class EvalConfig:
-    """Ranking evaluation: cut-off K and how many users are scored per chunk."""
+    """Ranking evaluation: cut-off K, and the memory one tile of users x all items may use.
+
+    Evaluation, fidelity and interpretation score users (or encode items) a tile at a time;
+    `tile_mb` bounds a tile's memory, so a catalogue of millions of items costs more time,
+    never more memory. Results do not depend on it.
+    """
 
     k: int = 10
-    chunk_size: int = 1024
+    tile_mb: float = 512.0
 
     def __post_init__(self) -> None:
         at_least("eval.k", self.k, 1)
-        at_least("eval.chunk_size", self.chunk_size, 1)
+        positive("eval.tile_mb", self.tile_mb)

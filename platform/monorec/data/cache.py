@@ -23,7 +23,7 @@ from monorec.storage import file_lock, replace_folder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: int32 indices, timestamp column only where the source has one
 
 
 def cache_key(name: str, sources: Sequence[Path], options: dict) -> str:

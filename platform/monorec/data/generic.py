@@ -1,4 +1,4 @@
-"""Bring your own data: interactions from CSV/TSV/parquet, plus an optional item table.
+"""Bring your own data: interactions from parquet or any delimited text, plus an optional item table.
 
 The item table's concept column holds either a list (parquet) or a `concepts_sep`-separated
 string (text files), so a user's genres, tags or categories become SAE concepts.
@@ -39,7 +39,7 @@ def load_generic(
 
 def read_interactions(options: GenericDataConfig) -> pd.DataFrame:
     columns = [options.user_col, options.item_col] + ([options.timestamp_col] if options.timestamp_col else [])
-    frame = read_table(Path(options.interactions_path), columns)
+    frame = read_table(Path(options.interactions_path), columns, options.sep, options.header, options.encoding)
     result = pd.DataFrame({"user_id": frame[options.user_col], "item_id": frame[options.item_col]})
     if result.isna().any().any():
         row = int(result.isna().any(axis=1).to_numpy().nonzero()[0][0])
@@ -51,7 +51,8 @@ def read_interactions(options: GenericDataConfig) -> pd.DataFrame:
 
 def read_item_table(options: GenericDataConfig) -> pd.DataFrame:
     optional = [options.name_col, options.concepts_col, options.year_col]
-    frame = read_table(Path(options.items_path), [options.item_id_col] + [c for c in optional if c])
+    columns = [options.item_id_col] + [c for c in optional if c]
+    frame = read_table(Path(options.items_path), columns, options.sep, options.header, options.encoding)
     table = pd.DataFrame(index=pd.Index(frame[options.item_id_col], name="item_id"))
     if options.name_col:
         table["name"] = frame[options.name_col].to_numpy()

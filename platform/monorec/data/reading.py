@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from monorec.errors import DataError
 
@@ -95,25 +97,77 @@ def _check_numeric(
     frame[column] = values.astype("int64" if integer else "float64")
 
 
-def read_table(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a user-supplied CSV, TSV or parquet file, checking that the named columns exist."""
+TEXT_DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """Only the named columns, read by pyarrow (a 50 M-row file's other columns never load)."""
+    available = pq.read_schema(path).names
+    missing = [c for c in columns or () if c not in available]
+    if missing:
+        raise DataError(f"{path}: unknown column(s) {missing}; the file has {available}")
+    return pd.read_parquet(path, columns=list(columns) if columns else None)
+
+
+def read_table(
+    path: Path,
+    columns: Sequence[str] | None = None,
+    sep: str | None = None,
+    header: bool = True,
+    encoding: str = "utf-8",
+) -> pd.DataFrame:
+    """Read a user-supplied parquet or delimited text file, checking that the named columns exist.
+
+    Text files take `sep` (any string; multi-character ones such as MovieLens' `::` included),
+    else the delimiter their extension implies (.csv, .txt: comma; .tsv: tab). Without a header
+    row (`header=False`) the columns are named by position: "0", "1", ...
+    """
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", on_bad_lines="error")
+            frame = _read_parquet(path, columns)
         else:
-            raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv, .tsv or .parquet)")
+            delimiter = sep or TEXT_DELIMITERS.get(suffix)
+            if delimiter is None:
+                raise DataError(
+                    f"{path}: unsupported file type '{suffix}' (use .csv, .tsv or .parquet, or set "
+                    "data.generic.sep to read it as delimited text)"
+                )
+            frame = _read_text(path, delimiter, header, encoding)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: malformed line: {error}") from None
+    except pa.ArrowException as error:
+        raise DataError(f"{path}: not a readable parquet file: {error}") from None
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: not {encoding} text ({error.reason} at byte {error.start}); set data.generic.encoding, "
+            "e.g. latin-1"
+        ) from None
+    except LookupError:
+        raise DataError(f"unknown text encoding {encoding!r} (data.generic.encoding)") from None
     if frame.empty:
         raise DataError(f"{path} has no data rows")
     missing = [c for c in columns or () if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: unknown column(s) {missing}; the file has {list(frame.columns)}")
+        hint = "" if header else " (without a header row, name columns by position: '0', '1', ...)"
+        raise DataError(f"{path}: unknown column(s) {missing}; the file has {list(frame.columns)}{hint}")
+    return frame
+
+
+def _read_text(path: Path, sep: str, header: bool, encoding: str) -> pd.DataFrame:
+    source: Path | io.StringIO = path
+    if len(sep) > 1:  # the C parser takes one character: swap the separator for a tab the file lacks
+        text = path.read_text(encoding=encoding)
+        if "\t" in text:
+            raise DataError(f"{path}: unexpected tab character in a '{sep}'-separated file")
+        source, sep = io.StringIO(text.replace(sep, "\t")), "\t"
+    frame = pd.read_csv(
+        source, sep=sep, header=0 if header else None, on_bad_lines="error", engine="c", encoding=encoding
+    )
+    if not header:
+        frame.columns = [str(position) for position in range(frame.shape[1])]
     return frame

@@ -7,6 +7,7 @@ of the user's training positives are re-drawn until none does (a handful of roun
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -20,28 +21,38 @@ MAX_ROUNDS = 100
 
 
 class NegativeSampler:
+    """Draws from `distribution`, rejecting any of the sorted `positive_keys` (user * n_items + item)."""
+
     def __init__(
         self,
-        split: Split,
+        positive_keys: np.ndarray,
+        n_items: int,
+        item_counts: np.ndarray,
         distribution: Literal["uniform", "popularity"] = "uniform",
         device: torch.device | str = "cpu",
         seed: int = 0,
     ) -> None:
-        self.n_items = split.n_items
+        self.n_items = n_items
         self.device = torch.device(device)
-        counts = np.bincount(split.train_users, minlength=split.n_users)
-        if (counts >= split.n_items).any():
-            raise DataError("a user has interacted with every item: no negative can be sampled for them")
-        keys = split.train_users.astype(np.int64) * self.n_items + split.train_items
-        self.positive_keys = torch.as_tensor(np.sort(keys), device=self.device)
+        self.positive_keys = _read_only_tensor(positive_keys, self.device)
         if distribution == "popularity":
-            weights = torch.as_tensor(split.item_counts(), dtype=torch.float64) ** POPULARITY_POWER
+            weights = torch.as_tensor(item_counts, dtype=torch.float64) ** POPULARITY_POWER
             self.weights: torch.Tensor | None = (weights / weights.sum()).to(self.device)
         elif distribution == "uniform":
             self.weights = None
         else:
             raise DataError(f"unknown negative sampling distribution {distribution!r} (use 'uniform' or 'popularity')")
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    @classmethod
+    def from_split(
+        cls,
+        split: Split,
+        distribution: Literal["uniform", "popularity"] = "uniform",
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> NegativeSampler:
+        return cls(positive_keys(split), split.n_items, split.item_counts(), distribution, device, seed)
 
     def sample(self, users: torch.Tensor) -> torch.Tensor:
         """One negative item per entry of `users` (a tensor on the sampler's device)."""
@@ -63,3 +74,19 @@ class NegativeSampler:
         if self.weights is None:
             return torch.randint(self.n_items, (n,), device=self.device, generator=self.generator)
         return torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
+
+
+def positive_keys(split: Split) -> np.ndarray:
+    """Sorted user * n_items + item of every training pair: what a sampler rejects (shareable via Ray)."""
+    counts = np.bincount(split.train_users, minlength=split.n_users)
+    if (counts >= split.n_items).any():
+        raise DataError("a user has interacted with every item: no negative can be sampled for them")
+    return np.sort(split.train_users.astype(np.int64) * split.n_items + split.train_items)
+
+
+def _read_only_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A tensor over `array`, without a copy on CPU: Ray's object store hands out read-only arrays,
+    which torch warns about; the keys are only ever searched, never written."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.as_tensor(array, device=device)

@@ -10,13 +10,13 @@ with (neither in training nor in test), for the sampled metrics.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from monorec.data.dataset import InteractionData
+from monorec.data.distinct import sample_distinct
 from monorec.errors import DataError
-
-MAX_SCORE_CELLS = 1 << 24  # bounds the (users x items) block drawn at once when sampling negatives
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,10 +33,23 @@ class Split:
 
     def train_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """(indptr, items): user u's training items are items[indptr[u]:indptr[u + 1]], sorted."""
+        return self._csr
+
+    @functools.cached_property
+    def _csr(self) -> tuple[np.ndarray, np.ndarray]:  # built once: a sort of every training pair
         order = np.lexsort((self.train_items, self.train_users))
         indptr = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.train_users, minlength=self.n_users), out=indptr[1:])
         return indptr, self.train_items[order]
+
+    def seen_by(self, users: np.ndarray) -> Split:
+        """Only the training pairs of `users` and no test data: what masking their lists needs, small
+        enough to ship to a remote worker."""
+        keep = np.isin(self.train_users, users)
+        no_users, no_items = np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.int64)
+        return Split(
+            self.n_users, self.n_items, self.train_users[keep], self.train_items[keep], no_users, no_items, no_items
+        )
 
     def item_counts(self) -> np.ndarray:
         """Training interactions per item: the popularity used by samplers and the baseline."""
@@ -46,8 +59,8 @@ class Split:
 def split_dataset(
     data: InteractionData, holdout: int = 5, test_negatives: int = 5, min_train_positives: int = 5, seed: int = 0
 ) -> Split:
-    users = data.interactions["user"].to_numpy()
-    items = data.interactions["item"].to_numpy()
+    users = data.interactions["user"].to_numpy().astype(np.int64)
+    items = data.interactions["item"].to_numpy().astype(np.int64)
     rng = np.random.default_rng(seed)
     order = np.lexsort((rng.random(len(users)), users))  # users grouped, random order within each
     users, items = users[order], items[order]
@@ -69,19 +82,25 @@ def split_dataset(
 def _sample_unseen(
     users: np.ndarray, items: np.ndarray, test_users: np.ndarray, n_items: int, k: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """k distinct never-interacted items per test user: the k smallest random keys, positives keyed +inf."""
-    row_of_user = np.full(users.max() + 1, -1)
-    row_of_user[test_users] = np.arange(len(test_users))
-    chunk = max(1, MAX_SCORE_CELLS // n_items)
-    result = np.empty((len(test_users), k), dtype=np.int64)
-    rows = row_of_user[users]
-    for start in range(0, len(test_users), chunk):
-        stop = min(start + chunk, len(test_users))
-        keys = rng.random((stop - start, n_items))
-        seen = (rows >= start) & (rows < stop)
-        keys[rows[seen] - start, items[seen]] = np.inf
-        result[start:stop] = np.argpartition(keys, k - 1, axis=1)[:, :k] if k else np.empty((stop - start, 0))
-    return result
+    """k distinct never-interacted items per test user: uniform draws, rejecting the user's positives."""
+    seen = np.sort(users * n_items + items)
+
+    def is_seen(user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        keys = user * n_items + item
+        return seen[np.searchsorted(seen, keys).clip(max=len(seen) - 1)] == keys
+
+    def draw(rows: np.ndarray, n: int) -> np.ndarray:
+        drawn = rng.integers(0, n_items, (len(rows), n))
+        return np.where(is_seen(test_users[rows][:, None], drawn), -1, drawn)
+
+    def exact(rows: np.ndarray) -> np.ndarray:  # users who have seen nearly every item: rank all of them
+        every = np.arange(n_items)
+        keys = np.where(is_seen(test_users[rows][:, None], every[None, :]), np.inf, rng.random((len(rows), n_items)))
+        return np.argpartition(keys, k - 1, axis=1)[:, :k]
+
+    if k == 0 or len(test_users) == 0:
+        return np.empty((len(test_users), k), dtype=np.int64)
+    return sample_distinct(len(test_users), k, draw, exact)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,12 +123,19 @@ class UserFolds:
         return split.train_users[keep], split.train_items[keep]
 
 
-def split_users(split: Split, validation_share: float, report_share: float, seed: int = 0) -> UserFolds:
-    """Draw validation and report folds from the test users (seeded); everyone else trains the SAE."""
+def split_users(
+    split: Split, validation_share: float, report_share: float, seed: int = 0, max_fold_users: int | None = None
+) -> UserFolds:
+    """Draw validation and report folds from the test users (seeded); everyone else trains the SAE.
+
+    `max_fold_users` caps each held-out fold, so that measuring and steering on it costs the
+    same on a catalogue of millions of users as on ML-1M; the users beyond it train the SAE.
+    """
     rng = np.random.default_rng(seed)
     shuffled = rng.permutation(split.test_users)
-    n_validation = round(validation_share * len(shuffled))
-    n_report = round(report_share * len(shuffled))
+    cap = len(shuffled) if max_fold_users is None else max_fold_users
+    n_validation = min(round(validation_share * len(shuffled)), cap)
+    n_report = min(round(report_share * len(shuffled)), cap)
     validation = np.sort(shuffled[:n_validation])
     report = np.sort(shuffled[n_validation : n_validation + n_report])
     held_out = np.concatenate([validation, report])

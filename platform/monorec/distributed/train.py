@@ -1,7 +1,11 @@
 """Recommender and SAE training under Ray Train: the core loops, data parallel across workers.
 
-Each worker runs the unchanged core training function on its shard of every epoch, with
-gradients all-reduced over the process group TorchTrainer sets up (gloo on CPU, NCCL on GPU).
+The driver, which holds the split, writes the pairs to train on for Ray Data
+(`monorec.distributed.pairs`); each worker streams its shard and runs the unchanged core
+training function on it, with gradients all-reduced over the process group TorchTrainer sets
+up (gloo on CPU, NCCL on GPU). What a worker needs beyond its shard travels in Ray's object
+store: the sorted positive keys its negative sampler rejects (shared, zero-copy, by the workers
+of a node), and for the SAE the frozen recommender and the validation users' seen items.
 Rank 0 writes the core checkpoint after every epoch and reports it to Ray Train with the
 epoch's metrics; when a worker dies, Ray restarts the group (up to `ray.max_failures` times)
 and every worker resumes from that checkpoint.
@@ -14,26 +18,30 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+import ray
 import ray.train
 import ray.train.torch
 from ray.train import Checkpoint, FailureConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from monorec.config import ExperimentConfig
-from monorec.data import load_split
+from monorec.data import Split
+from monorec.data.sampling import NegativeSampler, positive_keys
 from monorec.distributed import init_ray, storage_path
+from monorec.distributed.pairs import RayDataPairs, ordered_ingest, read_pairs, remove_pairs, write_pairs
 from monorec.distributed.payload import make_payload, payload_config, payload_recommender, restore_checkpoint
 from monorec.parallel import DataParallel
-from monorec.recommenders import TwoTowerRecommender, build_recommender, train_recommender
+from monorec.recommenders import TwoTowerRecommender, build_recommender
 from monorec.recommenders.training import CHECKPOINT as RECOMMENDER_CHECKPOINT
-from monorec.recommenders.training import RecommenderTask
-from monorec.sae import build_sae, train_sae
+from monorec.recommenders.training import RecommenderTask, fit_recommender
+from monorec.sae import build_sae
 from monorec.sae.training import CHECKPOINT as SAE_CHECKPOINT
-from monorec.sae.training import SAETask
+from monorec.sae.training import SAETask, Validation, fit_sae, sae_folds
 from monorec.storage import load_checkpoint
 
 Stage = Literal["recommender", "sae"]
 CHECKPOINTS = {"recommender": (RECOMMENDER_CHECKPOINT, RecommenderTask.name), "sae": (SAE_CHECKPOINT, SAETask.name)}
+PAIRS = "pairs"
 
 
 def fit_on_ray(
@@ -41,21 +49,44 @@ def fit_on_ray(
     config: ExperimentConfig,
     output_dir: Path,
     fingerprint: str,
+    split: Split,
     recommender: TwoTowerRecommender | None = None,
 ) -> tuple[dict, list[dict]]:
     """Train `stage` on `config.ray.num_workers` workers; return the final state dict and the history."""
     init_ray()
+    storage = storage_path(config.ray.storage_path, output_dir / "ray")
+    if stage == "recommender":
+        users, items = split.train_users, split.train_items
+        seed, window = config.train.seed, config.train.shuffle_window
+        extras = {
+            "positive_keys": ray.put(positive_keys(split)),
+            "item_counts": split.item_counts(),
+            "n_users": split.n_users,
+            "n_items": split.n_items,
+        }
+    else:
+        folds = sae_folds(split, config.sae_train)
+        users, items = folds.train_pairs(split)
+        seed, window = config.sae_train.seed, config.sae_train.shuffle_window
+        extras = {"validation": Validation.of(split, folds.validation)}
+    pairs_folder = f"{storage.rstrip('/')}/{stage}-{fingerprint}-pairs"
+    pairs = write_pairs(users, items, seed, pairs_folder, window)
     trainer = TorchTrainer(
         _worker,
-        train_loop_config=make_payload(config, recommender, stage=stage, fingerprint=fingerprint),
+        train_loop_config=make_payload(config, recommender, stage=stage, fingerprint=fingerprint, **extras),
         scaling_config=ScalingConfig(num_workers=config.ray.num_workers, use_gpu=config.ray.use_gpu),
         run_config=ray.train.RunConfig(
             name=f"{stage}-{fingerprint}",
-            storage_path=storage_path(config.ray.storage_path, output_dir / "ray"),
+            storage_path=storage,
             failure_config=FailureConfig(max_failures=config.ray.max_failures),
         ),
+        datasets={PAIRS: read_pairs(pairs)},
+        dataset_config=ordered_ingest(),
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    finally:
+        remove_pairs(pairs_folder)  # a copy of the training data: not kept beside the run state
     filename, key = CHECKPOINTS[stage]
     with result.checkpoint.as_directory() as folder:
         state = load_checkpoint(Path(folder) / filename)
@@ -65,8 +96,10 @@ def fit_on_ray(
 def _worker(payload: dict) -> None:
     config = payload_config(payload)
     parallel = DataParallel.from_process_group()
-    device = str(ray.train.torch.get_device())
-    _, split = load_split(config.data)
+    device = ray.train.torch.get_device()
+    stage: Stage = payload["stage"]
+    window = config.train.shuffle_window if stage == "recommender" else config.sae_train.shuffle_window
+    pairs = RayDataPairs(ray.train.get_dataset_shard(PAIRS), max(1, window // parallel.world_size), device)
     with tempfile.TemporaryDirectory() as local:
         folder = Path(local)
         restore_checkpoint(ray.train.get_checkpoint(), folder)
@@ -75,12 +108,18 @@ def _worker(payload: dict) -> None:
             checkpoint = Checkpoint.from_directory(local) if parallel.is_main else None
             ray.train.report({k: v for k, v in stats.items() if isinstance(v, (int, float))}, checkpoint=checkpoint)
 
-        if payload["stage"] == "recommender":
-            model = build_recommender(config.model, split.n_users, split.n_items, config.train.seed)
-            train = dataclasses.replace(config.train, device=device)
-            train_recommender(model, split, train, folder, payload["fingerprint"], report, parallel)
+        if stage == "recommender":
+            train = dataclasses.replace(config.train, device=str(device))
+            model = build_recommender(config.model, payload["n_users"], payload["n_items"], train.seed)
+            keys = ray.get(payload["positive_keys"])
+            sampler = NegativeSampler(
+                keys, payload["n_items"], payload["item_counts"], train.negative_sampling, device, seed=train.seed
+            )
+            fit_recommender(model, pairs, sampler, train, folder, payload["fingerprint"], report, parallel)
         else:
             recommender = payload_recommender(payload).to(device)
             sae = build_sae(config, recommender.embedding_dim)
-            train = dataclasses.replace(config.sae_train, device=device)
-            train_sae(sae, recommender, split, train, folder, payload["fingerprint"], report, parallel)
+            train = dataclasses.replace(config.sae_train, device=str(device))
+            fit_sae(
+                sae, recommender, pairs, payload["validation"], train, folder, payload["fingerprint"], report, parallel
+            )

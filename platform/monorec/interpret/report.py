@@ -19,8 +19,8 @@ from monorec.interpret.neurons import (
     popularity_percentile,
     purity,
     top_decade_share,
-    top_items,
 )
+from monorec.interpret.scan import TopActivations, scan
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.results import (
     ConceptNeuron,
@@ -60,15 +60,25 @@ def neurons_by_label(neurons: pd.DataFrame) -> dict[str, list[int]]:
 def interpret_sae(
     sae: SparseAutoencoder, recommender: TwoTowerRecommender, data: InteractionData, config: InterpretConfig
 ) -> NeuronReport:
-    """Every measure of docs/method.md §4 that needs only the codes and the item metadata."""
-    with torch.no_grad():
-        items = sae.encode(recommender.item_embeddings()).codes
-        users = sae.encode(recommender.user_embeddings()).codes
+    """Every measure of docs/method.md §4 that needs only the codes and the item metadata.
+
+    Items and users are encoded `config.chunk_size` at a time (`scan`), keeping per neuron only
+    the top items the measures read, so memory does not grow with catalogue x neurons.
+    """
+    depth = max(*config.purity_k, config.label_k, config.ms_top_n, POPULARITY_K, TOP_ITEMS_SHOWN)
+
+    def encode(embeddings: torch.Tensor) -> torch.Tensor:
+        return sae.encode(embeddings).codes
+
+    items = scan(encode, recommender.item_embeddings().detach(), depth, config.chunk_size)
+    users = scan(encode, recommender.user_embeddings().detach(), 0, config.chunk_size)
     concepts = item_concepts(data, config.popular_share, config.long_tail_share)
     genres = concepts.family("genre")
     purities = {k: purity(items, concepts.matrix, k) for k in config.purity_k}
-    alive = (((items > 0).sum(0) + (users > 0).sum(0)) > 0).cpu().numpy()
-    neurons = _neuron_table(items, users, data, concepts, purities, config)
+    fires = items.active + users.active
+    alive = (fires > 0).cpu().numpy()
+    frequency = (fires.double() / (items.n_items + users.n_items)).cpu().numpy()
+    neurons = _neuron_table(items, frequency, data, concepts, purities, config)
     neurons["ms"] = monosemanticity(items, concepts.matrix[:, genres], config.ms_top_n)
     mono = Monosemanticity(
         ms=float(neurons["ms"].mean()),  # over every neuron, dead ones at 0 (docs/method.md §4)
@@ -83,7 +93,7 @@ def interpret_sae(
 
 
 def _popularity_neuron(
-    items: torch.Tensor, data: InteractionData, neurons: pd.DataFrame, alive: np.ndarray, k: int
+    items: TopActivations, data: InteractionData, neurons: pd.DataFrame, alive: np.ndarray, k: int
 ) -> PopularityNeuron:
     """The live neuron whose top-k items are the most popular on average."""
     at_k = neurons[f"popularity_percentile@{k}"].to_numpy()
@@ -115,8 +125,8 @@ def _prefix_groups(neurons: pd.DataFrame, prefixes: list[int], k: int) -> list[P
 
 
 def _neuron_table(
-    items: torch.Tensor,
-    users: torch.Tensor,
+    items: TopActivations,
+    frequency: np.ndarray,
     data: InteractionData,
     concepts: Concepts,
     purities: dict[int, np.ndarray],
@@ -124,11 +134,10 @@ def _neuron_table(
 ) -> pd.DataFrame:
     k = config.label_k
     labels = label_neurons(items, concepts, k, config.label_threshold)
-    frequency = torch.cat([items, users]).gt(0).float().mean(0).cpu().numpy()
     decades = data.items["decade"].fillna(-1).to_numpy(dtype=np.int64)
     shares, modes = top_decade_share(items, decades, k)
     percentile = popularity_percentile(items, data.items["popularity_percentile"].to_numpy(), k)
-    indices, active = top_items(items, TOP_ITEMS_SHOWN)
+    indices, active = items.top(TOP_ITEMS_SHOWN)
     names = data.items["name"].to_numpy()
     rows = []
     for j, label in enumerate(labels):

@@ -12,8 +12,11 @@ Operations on neuron j, each with a continuous strength s:
     scale     z_j <- s z_j               any factor, negative included
     set       z_j <- s
 Towers: `user` (the requesting users' codes), `item` (the listed items, or every item) or
-`both`. Where the model has item biases (MF), an item edit also moves each item's bias by the
-linear read-out of its code change (`BiasReadout`): popularity lives largely in those biases.
+`both`. On `both`, suppress beyond removal (s > 1) pushes only the user side further and just
+removes the neuron from the items: negating both sides would multiply two negatives back into
+a boost of the very concept being suppressed. Where the model has item biases (MF), an item
+edit also moves each item's bias by the linear read-out of its code change (`BiasReadout`):
+popularity lives largely in those biases.
 """
 
 from __future__ import annotations
@@ -107,6 +110,11 @@ def edited_codes(codes: torch.Tensor, op: Operation, strength: float, reference:
     raise InvalidRequestError(f"unknown operation {op!r}")
 
 
+def item_side_strength(edit: Intervention, strength: float) -> float:
+    """The strength on the item tower: a suppression on both towers goes no further than removal there."""
+    return min(strength, 1.0) if edit.tower == "both" and edit.op == "suppress" else strength
+
+
 @dataclasses.dataclass(frozen=True)
 class BiasReadout:
     """Item bias as a linear function of the item's codes: b_i ≈ c0 + z_i · c (least squares).
@@ -184,6 +192,7 @@ class Steerer:
                 if edit.tower in ("user", "both"):
                     user_emb += self._shift("user", users, neurons, edit.op, strength)
                 if edit.tower in ("item", "both"):
+                    strength = item_side_strength(edit, strength)
                     rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
                     rows = torch.arange(model.n_items) if rows is None else rows
                     rows = rows.to(user_emb.device)

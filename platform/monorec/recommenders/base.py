@@ -42,6 +42,10 @@ class TwoTowerRecommender(nn.Module, ABC):
     def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
 
+    def bytes_per_score(self) -> int:
+        """Memory `logits_all` needs per (user, item) cell: sizes evaluation tiles (`rows_per_tile`)."""
+        return 4
+
     def item_biases(self) -> torch.Tensor | None:
         """Per-item terms added to every logit, or None when the model has none (NCF).
 

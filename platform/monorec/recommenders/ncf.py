@@ -36,5 +36,8 @@ class NeuralCF(TwoTowerRecommender):
         hidden = (user_emb @ w_user.T)[:, None, :] + (item_emb @ w_item.T + self.first.bias)[None, :, :]
         return self.rest(hidden).squeeze(-1)
 
+    def bytes_per_score(self) -> int:
+        return 4 * (2 * sum(self.hidden) + 1)  # every hidden layer's output and its ReLU, per cell
+
     def architecture(self) -> dict:
         return {**super().architecture(), "hidden": self.hidden}

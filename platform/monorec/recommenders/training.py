@@ -1,9 +1,10 @@
 """Recommender training: BCE on every training positive plus as many fresh negatives per epoch.
 
-An epoch draws one negative per positive (so each user gets as many negatives as positives),
-shuffles the 2n pairs on the device, and walks them in contiguous mini-batches; no DataLoader,
-since the whole epoch fits in device memory and per-batch indexing would dominate on CPU.
-The loop itself (checkpoints, resume, data parallelism, progress) is `monorec.training.fit`.
+An epoch walks the positives in shuffle windows (`monorec.data.pairs`); each window draws one
+negative per positive (so each user gets as many negatives as positives), shuffles the 2n
+pairs on the device, and walks them in mini-batches; no DataLoader, since per-batch indexing
+would dominate on CPU. The loop itself (checkpoints, resume, data parallelism, progress) is
+`monorec.training.fit`; the positives come from memory here, or from Ray Data on a cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from monorec.config import TrainConfig
+from monorec.data.pairs import InMemoryPairs, PairSource
 from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
 from monorec.devices import resolve_device
@@ -30,27 +32,38 @@ class RecommenderTask:
 
     name = "recommender"
 
-    def __init__(self, model: TwoTowerRecommender, split: Split, config: TrainConfig, device: torch.device) -> None:
-        self.module, self.device, self.batch_size = model, device, config.batch_size
-        self.sampler = NegativeSampler(split, config.negative_sampling, device, seed=config.seed)
-        self.shuffle = torch.Generator(device=device).manual_seed(config.seed + 1)
-        self.users = torch.as_tensor(split.train_users, device=device)
-        self.items = torch.as_tensor(split.train_items, device=device)
-        ones = torch.ones_like(self.users, dtype=torch.float32)
-        self.labels = torch.cat([ones, torch.zeros_like(ones)])
+    def __init__(
+        self,
+        model: TwoTowerRecommender,
+        pairs: PairSource,
+        sampler: NegativeSampler,
+        config: TrainConfig,
+        device: torch.device,
+    ) -> None:
+        self.module, self.pairs, self.sampler, self.device = model, pairs, sampler, device
+        self.batch_size = config.batch_size
+        self.epoch_rng = torch.Generator().manual_seed(config.seed)
+        self.shuffle = torch.Generator(device=device)
 
     def random_state(self) -> dict[str, torch.Generator]:
-        return {"sampler_rng": self.sampler.generator, "shuffle_rng": self.shuffle}
+        return {"epoch_rng": self.epoch_rng}
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
-        users = torch.cat([self.users, self.users])
-        items = torch.cat([self.items, self.sampler.sample(self.users)])
-        order = parallel.shard(torch.randperm(len(users), device=self.device, generator=self.shuffle))
-        users, items, labels = users[order], items[order], self.labels[order]
+        # Each epoch's negatives and shuffles come from a seed drawn from the checkpointed epoch
+        # generator (the same on every rank), offset by the rank: data-parallel ranks never draw
+        # the same negatives, and a resumed run draws exactly what the uninterrupted one would.
+        seed = int(torch.randint(2**62, (), generator=self.epoch_rng))
+        self.sampler.generator.manual_seed(seed + 2 * parallel.rank)
+        self.shuffle.manual_seed(seed + 2 * parallel.rank + 1)
         step = parallel.local_batch_size(self.batch_size)
-        for start in range(0, len(order), step):
-            batch = slice(start, start + step)
-            yield len(labels[batch]), (users[batch], items[batch], labels[batch])
+        for positives, items in self.pairs.windows():
+            users = torch.cat([positives, positives])
+            items = torch.cat([items, self.sampler.sample(positives)])
+            labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(positives))]).to(self.device)
+            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
+            for start in range(0, len(order), step):
+                batch = order[start : start + step]
+                yield len(batch), (users[batch], items[batch], labels[batch])
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         users, items, labels = batch
@@ -69,10 +82,32 @@ def train_recommender(
     on_epoch: EpochCallback | None = None,
     parallel: DataParallel = DataParallel(),
 ) -> TrainResult:
-    """Train `model` in place (checkpointing into `checkpoint_dir`, resuming a run of the same fingerprint)."""
+    """Train `model` in place on the split's pairs held in memory (checkpoints and resume as `fit`)."""
+    device = resolve_device(config.device)
+    pairs = InMemoryPairs(split.train_users, split.train_items, config.shuffle_window, config.seed, device, parallel)
+    sampler = NegativeSampler.from_split(split, config.negative_sampling, device, seed=config.seed)
+    return fit_recommender(model, pairs, sampler, config, checkpoint_dir, fingerprint, on_epoch, parallel)
+
+
+def fit_recommender(
+    model: TwoTowerRecommender,
+    pairs: PairSource,
+    sampler: NegativeSampler,
+    config: TrainConfig,
+    checkpoint_dir: Path | None = None,
+    fingerprint: str = "",
+    on_epoch: EpochCallback | None = None,
+    parallel: DataParallel = DataParallel(),
+) -> TrainResult:
+    """Train `model` in place on any pair source (memory, or a Ray Data shard on a Train worker)."""
     device = resolve_device(config.device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    task = RecommenderTask(model, split, config, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused(device))
+    task = RecommenderTask(model, pairs, sampler, config, device)
     checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
     return fit(task, optimizer, config.epochs, checkpoint, fingerprint, on_epoch, parallel)
+
+
+def fused(device: torch.device) -> dict:
+    """Adam's fused kernel on CUDA (one launch per step instead of one per parameter); default elsewhere."""
+    return {"fused": True} if device.type == "cuda" else {}

@@ -2,11 +2,11 @@
 
 The SAE trains on the pairs of the SAE-train users only (`sae_folds`): the validation and
 report users are held out, as the paper's notebooks hold out 20% of users. Each epoch shuffles
-the pairs, and each mini-batch looks up e_u and e_i from the frozen embedding tables (computed
-once), so only the SAE is on the autograd tape apart from the recommender's scoring function,
-whose parameters have requires_grad False. After every epoch the dead-neuron ratio over all
-users and items and list fidelity on the validation users are measured. The loop itself is
-`monorec.training.fit`.
+the pairs window by window (`monorec.data.pairs`), and each mini-batch looks up e_u and e_i
+from the frozen embedding tables (computed once), so only the SAE is on the autograd tape
+apart from the recommender's scoring function, whose parameters have requires_grad False.
+After every epoch the dead-neuron ratio over all users and items and list fidelity on the
+validation users are measured. The loop itself is `monorec.training.fit`.
 """
 
 from __future__ import annotations
@@ -15,19 +15,26 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from monorec.config import SAETrainConfig
+from monorec.data.pairs import InMemoryPairs, PairSource
 from monorec.data.split import Split, UserFolds, split_users
 from monorec.devices import resolve_device
 from monorec.evaluation.fidelity import list_fidelity
+from monorec.evaluation.ranking import rows_per_tile
+from monorec.interpret.scan import scan
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.training import fused
 from monorec.sae.losses import sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
 from monorec.training import EpochCallback, TrainResult, fit
 
 CHECKPOINT = "sae_checkpoint.pt"
+ENCODE_CHUNK = 65536  # users or items encoded at once by the per-epoch checks
+VALIDATION_TILE_MB = 256.0  # per-epoch checks score validation users in tiles of at most this much
 
 
 def freeze(recommender: TwoTowerRecommender) -> TwoTowerRecommender:
@@ -36,27 +43,53 @@ def freeze(recommender: TwoTowerRecommender) -> TwoTowerRecommender:
 
 
 def reconstructed_scorer(sae: SparseAutoencoder, recommender: TwoTowerRecommender) -> Callable:
-    """A ranking function scoring every item from reconstructed user and item embeddings."""
+    """A ranking function scoring every item from reconstructed user and item embeddings.
+
+    Items are reconstructed once, a chunk at a time; users only when asked for, so scoring a
+    tile of users never encodes the whole user table.
+    """
     with torch.no_grad():
-        user_hat, _ = sae(recommender.user_embeddings())
-        item_hat, _ = sae(recommender.item_embeddings())
-    return lambda users: recommender.logits_all(users, user_hat[users], item_hat)
+        item_hat = torch.cat([sae(chunk)[0] for chunk in recommender.item_embeddings().split(ENCODE_CHUNK)])
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return recommender.logits_all(users, sae(recommender.user_embeddings(users))[0], item_hat)
+
+    return score
 
 
 def dead_ratio(sae: SparseAutoencoder, recommender: TwoTowerRecommender) -> float:
-    """Share of neurons never active on any user or item."""
-    with torch.no_grad():
-        users, items = sae.encode(recommender.user_embeddings()), sae.encode(recommender.item_embeddings())
-    return (torch.cat([users.codes, items.codes]) > 0).sum(0).eq(0).float().mean().item()
+    """Share of neurons never active on any user or item (both tables scanned in chunks)."""
+
+    def encode(embeddings: torch.Tensor) -> torch.Tensor:
+        return sae.encode(embeddings).codes
+
+    users = scan(encode, recommender.user_embeddings().detach(), 0, ENCODE_CHUNK)
+    items = scan(encode, recommender.item_embeddings().detach(), 0, ENCODE_CHUNK)
+    return (users.active + items.active).eq(0).float().mean().item()
 
 
 def sae_folds(split: Split, config: SAETrainConfig) -> UserFolds:
     """The SAE's train / validation / report users, the same for every run of one split and config."""
-    return split_users(split, config.validation_share, config.report_share, config.user_split_seed)
+    return split_users(
+        split, config.validation_share, config.report_share, config.user_split_seed, config.max_fold_users
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """The held-out users checked after every epoch, and their training items (masked from their lists)."""
+
+    users: np.ndarray
+    seen: Split
+
+    @classmethod
+    def of(cls, split: Split, users: np.ndarray) -> Validation:
+        return cls(users, split.seen_by(users))
 
 
 class SAETask:
-    """One epoch = every observed training pair once, in shuffled mini-batches."""
+    """One epoch = every observed training pair once, in shuffled windows of mini-batches."""
 
     name = "sae"
 
@@ -64,35 +97,28 @@ class SAETask:
         self,
         sae: SparseAutoencoder,
         recommender: TwoTowerRecommender,
-        split: Split,
+        pairs: PairSource,
+        validation: Validation,
         config: SAETrainConfig,
         device: torch.device,
     ) -> None:
-        self.module, self.recommender, self.split, self.config, self.device = sae, recommender, split, config, device
+        self.module, self.recommender, self.pairs, self.config, self.device = sae, recommender, pairs, config, device
         self.shuffle = torch.Generator(device=device).manual_seed(config.seed)
-        folds = sae_folds(split, config)
-        users, items = folds.train_pairs(split)
-        self.users = torch.as_tensor(users, device=device)
-        self.items = torch.as_tensor(items, device=device)
         self.user_table = recommender.user_embeddings().detach()
         self.item_table = recommender.item_embeddings().detach()
-        self.validation_users = torch.as_tensor(folds.validation, device=device)
-        with torch.no_grad():  # the frozen model's own scores never change: score them once, not every epoch
-            self.validation_scores = recommender.rank_scores(self.validation_users)
+        self.seen = validation.seen
+        self.validation_users = torch.as_tensor(validation.users, device=device)
 
     def random_state(self) -> dict[str, torch.Generator]:
         return {"shuffle_rng": self.shuffle}
 
-    def _original(self, users: torch.Tensor) -> torch.Tensor:
-        """The cached original scores of validation users (sorted, so rows are found by search)."""
-        return self.validation_scores[torch.searchsorted(self.validation_users, users)]
-
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, torch.Tensor]]]:
-        order = parallel.shard(torch.randperm(len(self.users), device=self.device, generator=self.shuffle))
         step = parallel.local_batch_size(self.config.batch_size)
-        for start in range(0, len(order), step):
-            batch = order[start : start + step]
-            yield len(batch), (self.users[batch], self.items[batch])
+        for users, items in self.pairs.windows():
+            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
+            for start in range(0, len(order), step):
+                batch = order[start : start + step]
+                yield len(batch), (users[batch], items[batch])
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         users, items = batch
@@ -106,7 +132,10 @@ class SAETask:
         stats = {"dead_ratio": dead_ratio(self.module, self.recommender)}
         if len(self.validation_users):
             scorer = reconstructed_scorer(self.module, self.recommender)
-            agreement = list_fidelity(self._original, scorer, self.split, self.validation_users)
+            rows = rows_per_tile(self.seen.n_items, VALIDATION_TILE_MB, self.recommender.bytes_per_score())
+            agreement = list_fidelity(
+                self.recommender.rank_scores, scorer, self.seen, self.validation_users, tile_rows=rows
+            )
             stats.update(dataclasses.asdict(agreement))
         return stats
 
@@ -121,11 +150,37 @@ def train_sae(
     on_epoch: EpochCallback | None = None,
     parallel: DataParallel = DataParallel(),
 ) -> TrainResult:
-    """Train `sae` in place through the frozen `recommender` (checkpoints and resume as `fit`)."""
+    """Train `sae` in place through the frozen `recommender` on the SAE-train users' pairs, in memory."""
+    pairs, validation = in_memory_inputs(split, config, resolve_device(config.device), parallel)
+    return fit_sae(sae, recommender, pairs, validation, config, checkpoint_dir, fingerprint, on_epoch, parallel)
+
+
+def in_memory_inputs(
+    split: Split, config: SAETrainConfig, device: torch.device, parallel: DataParallel = DataParallel()
+) -> tuple[InMemoryPairs, Validation]:
+    """The SAE-train users' pairs and the validation users, from a split held in memory."""
+    folds = sae_folds(split, config)
+    users, items = folds.train_pairs(split)
+    pairs = InMemoryPairs(users, items, config.shuffle_window, config.seed, device, parallel)
+    return pairs, Validation.of(split, folds.validation)
+
+
+def fit_sae(
+    sae: SparseAutoencoder,
+    recommender: TwoTowerRecommender,
+    pairs: PairSource,
+    validation: Validation,
+    config: SAETrainConfig,
+    checkpoint_dir: Path | None = None,
+    fingerprint: str = "",
+    on_epoch: EpochCallback | None = None,
+    parallel: DataParallel = DataParallel(),
+) -> TrainResult:
+    """Train `sae` in place on any pair source (checkpoints and resume as `fit`)."""
     device = resolve_device(config.device)
     recommender = freeze(recommender.to(device))
     sae.to(device)
-    optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr)
-    task = SAETask(sae, recommender, split, config, device)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr, **fused(device))
+    task = SAETask(sae, recommender, pairs, validation, config, device)
     checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
     return fit(task, optimizer, config.epochs, checkpoint, fingerprint, on_epoch, parallel)

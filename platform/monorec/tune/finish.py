@@ -21,6 +21,7 @@ from monorec.config import ExperimentConfig, recommender_hash
 from monorec.data import InteractionData, Split
 from monorec.interpret import item_concepts
 from monorec.interpret.neurons import purity
+from monorec.interpret.scan import TopActivations
 from monorec.pipeline import finish_sae
 from monorec.recommenders import TwoTowerRecommender
 from monorec.results import RegisteredModel, TrainingSummary, TuneRun, mlflow_metrics, write_result
@@ -98,7 +99,7 @@ def _plots(
         codes = sae.encode(recommender.item_embeddings()).codes
     labels = [label if isinstance(label, str) else "unlabelled" for label in neurons["label"]]
     plots.pareto_front(trials[trials["objective"] > INFEASIBLE], figures / "pareto_front.png")
-    heatmap = purity(codes, concepts.matrix[:, genres], PURITY_K)
+    heatmap = purity(TopActivations.of(codes, PURITY_K), concepts.matrix[:, genres], PURITY_K)
     plots.purity_heatmap(heatmap, [concepts.names[c] for c in genres], figures / "purity_heatmap.png", PURITY_K)
     plots.activation_histograms(codes.numpy(), labels, figures / "activation_histograms.png")
     return figures

@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from ray import tune
 
 from monorec import tracking
@@ -31,6 +30,7 @@ from monorec.distributed.payload import payload_config, payload_recommender, res
 from monorec.errors import ConfigError
 from monorec.interpret import item_concepts
 from monorec.interpret.neurons import monosemanticity, purity
+from monorec.interpret.scan import scan
 from monorec.paths import monorec_home
 from monorec.recommenders import TwoTowerRecommender
 from monorec.results import TrialReport, mlflow_metrics
@@ -88,11 +88,15 @@ def monosemanticity_of(
 ) -> float:
     """The objective's monosemanticity term for the SAE's current weights (leaves it in eval mode)."""
     sae.eval()
-    with torch.no_grad():
-        codes = sae.encode(recommender.item_embeddings()).codes
+    top = scan(
+        lambda e: sae.encode(e).codes,
+        recommender.item_embeddings().detach(),
+        max(PURITY_K, config.interpret.ms_top_n),
+        config.interpret.chunk_size,
+    )
     if config.tune.monosemanticity == "purity":
-        return float(purity(codes, genres, PURITY_K).max(0).mean())
-    return float(monosemanticity(codes, genres, config.interpret.ms_top_n).mean())  # dead neurons count as 0
+        return float(purity(top, genres, PURITY_K).max(0).mean())
+    return float(monosemanticity(top, genres, config.interpret.ms_top_n).mean())  # dead neurons count as 0
 
 
 def trial_report(stats: dict, mono: float, config: ExperimentConfig) -> TrialReport:

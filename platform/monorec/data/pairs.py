@@ -1,0 +1,57 @@
+"""Training pairs in shuffle windows: one epoch order, read from memory or streamed by Ray Data.
+
+The pairs are laid out once in a seeded random order; an epoch walks them in windows of
+`shuffle_window` pairs, and the training task shuffles each window afresh every epoch (a
+shuffle buffer, as Ray Data's `local_shuffle_buffer_size` is). An epoch's temporaries
+(negatives, permutations, gathered batches) therefore cost one window of memory, not the whole
+table, and a Ray Train worker that streams its shard of the same layout from parquet sees
+exactly the windows that one process sees: with one worker, the same model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from monorec.parallel import DataParallel
+
+Window = tuple[torch.Tensor, torch.Tensor]  # (users, items) positives on the training device
+
+
+class PairSource(Protocol):
+    def windows(self) -> Iterator[Window]:
+        """One epoch of this process's positives, a window at a time."""
+        ...
+
+
+def shuffled_layout(users: np.ndarray, items: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs in the seeded random order every epoch walks (in memory, or written for Ray Data)."""
+    order = np.random.default_rng(seed).permutation(len(users))
+    return users[order], items[order]
+
+
+class InMemoryPairs:
+    """Every pair on the device; under data parallelism each process takes a strided share of each window."""
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        window: int,
+        seed: int,
+        device: torch.device,
+        parallel: DataParallel = DataParallel(),
+    ) -> None:
+        users, items = shuffled_layout(users, items, seed)
+        self.users = torch.as_tensor(users, dtype=torch.int64, device=device)
+        self.items = torch.as_tensor(items, dtype=torch.int64, device=device)
+        self.window, self.parallel = window, parallel
+
+    def windows(self) -> Iterator[Window]:
+        for start in range(0, len(self.users), self.window):
+            span = torch.arange(start, min(start + self.window, len(self.users)), device=self.users.device)
+            mine = self.parallel.shard(span)
+            yield self.users[mine], self.items[mine]

@@ -1,0 +1,43 @@
+"""`benchmarks/run_gpu.py`, the one command for the GPU figures, checked end to end on CPU.
+
+The GPU machine has no Ray, MLflow or network, so the command must run on the core alone; here
+it runs every benchmark in its seconds-long form with `--device cpu`.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_gpu_runs_every_benchmark_and_writes_their_figures(tmp_path, data_dir):
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run_gpu.py", "--device", "cpu", "--quick", "--out-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = sorted(path.name for path in tmp_path.glob("*.json"))
+    assert written == [f"bench_{name}_cpu.json" for name in ("recommender", "reproduction", "sae", "scale")]
+    recommender = json.loads((tmp_path / "bench_recommender_cpu.json").read_text())
+    assert recommender["models"]["mf"]["batch_256"]["samples_per_second"] > 0
+    scale = json.loads((tmp_path / "bench_scale_cpu.json").read_text())["sizes"]["1M"]
+    assert scale["interactions"] == 10**6 and scale["genres_purity@10>=0.9"] >= 15  # planted genres found at scale
+    assert set(scale["stages"]) >= {"generate data", "train recommender", "evaluate recommender", "interpret sae"}
+    assert all(stage["peak_rss_gib"] > 0 for stage in scale["stages"].values())
+    table = done.stdout
+    assert "| sae | SAE training seconds (fast setting) |" in table and "failed" not in table
+    assert "| reproduction | whole reproduction, minutes |" in table
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA answers")
+def test_run_gpu_without_cuda_says_so_in_one_line():
+    done = subprocess.run([sys.executable, "benchmarks/run_gpu.py"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "CUDA is not available" in done.stderr and "Traceback" not in done.stderr
