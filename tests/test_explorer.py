@@ -55,12 +55,22 @@ def _browser():
 
 
 def test_saved_page_in_a_browser_searches_and_opens_a_neuron(payload, tmp_path):
+    data, _, _, model = planted()
+    sae, _, report = trained_sae(n_latents=70)  # Last.FM's size: the page's load time is measured at 70
+    encode = lambda embeddings: sae.encode(embeddings).codes  # noqa: E731
+    seventy = write_explorer(
+        tmp_path / "70", explorer_payload(report.neurons, encode, model.item_embeddings(), data.items)
+    )
     path = write_explorer(tmp_path, payload)
     manager, executable = _browser()
     with manager as playwright:
         browser = playwright.chromium.launch(executable_path=executable)
         page = browser.new_page()
         try:
+            page.goto(seventy.as_uri())
+            page.wait_for_selector("body[data-ready]")
+            assert page.locator("#neurons tbody tr").count() == 70
+            print(f"explorer with 70 neurons ready in {page.get_attribute('body', 'data-ready')} ms")
             page.goto(path.as_uri())
             page.wait_for_selector("body[data-ready]")
             assert page.locator("#user-panel").is_hidden() and page.locator("#static-note").is_visible()
