@@ -33,7 +33,7 @@ def commands(device: str, quick: bool, scratch: Path) -> dict[str, list[str]]:
     """The command line of each benchmark (run from the repository root)."""
     python = sys.executable
     return {
-        "recommender": [python, "benchmarks/bench_recommender.py", "--device", device]
+        "recommender": [python, "benchmarks/bench_recommender.py", "--search", "--device", device]
         + (["--dataset", "synthetic", "--epochs", "1", "--models", "mf"] if quick else []),
         "sae": [python, "benchmarks/bench_sae.py", "--device", device, "--skip-job"]
         + (["--config", "configs/quick.yaml", "--epochs", "2"] if quick else []),

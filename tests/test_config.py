@@ -20,7 +20,7 @@ def test_yaml_and_overrides_are_typed(tmp_path):
         ({"train": {"epoch": 3}}, "unknown config key 'train.epoch' (did you mean 'epochs'?)"),
         ({"train": {"epochs": "three"}}, "config key 'train.epochs' must be int, got 'three'"),
         ({"train": {"epochs": True}}, "config key 'train.epochs' must be int"),
-        ({"model": {"kind": "svd"}}, "config key 'model.kind' must be one of ['mf', 'ncf']"),
+        ({"model": {"kind": "svd"}}, "config key 'model.kind' must be one of ['mf', 'ncf', 'lightgcn', 'als',"),
         ({"model": {"hidden": [8, "x"]}}, "config key 'model.hidden[1]' must be int"),
         ({"data": 3}, "data: expected a mapping"),
     ],

@@ -56,8 +56,12 @@ def test_every_shipped_config_is_valid():
         "tune_quick": ("synthetic", "mf"),
         "generic_example": ("generic", "mf"),
         "scale": ("generic", "mf"),
+        "ml1m_lightgcn": ("ml1m", "lightgcn"),
+        "ml1m_als": ("ml1m", "als"),
+        "ml1m_als64": ("ml1m", "als"),
+        "ml1m_bpr": ("ml1m", "bpr"),
     }
-    reproductions = {"reproduce": 4, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
+    reproductions = {"reproduce": 7, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
     assert shipped == set(expected) | set(reproductions)
     for name, (dataset, kind) in expected.items():

@@ -11,7 +11,8 @@ import numpy as np
 
 from monorec.config import ExperimentConfig, ReproduceConfig, load_config
 from monorec.interventions.calibration import dominant_concepts
-from monorec.reproduction import cell_plan, render_page
+from monorec.reproduction import cell_name, cell_plan, render_page
+from monorec.reproduction.format import model_of
 from monorec.reproduction.records import load_runs
 from monorec.reproduction.shortfalls import shortfalls
 
@@ -129,7 +130,8 @@ def test_unknown_cell_is_a_one_line_error(tmp_path):
 def test_committed_results_page_matches_the_latest_metrics():
     """results/README.md must be exactly what the committed metrics files render to."""
     results = ROOT / "results"
-    assert set(load_runs(results)) == {"ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf"}
+    expected = {"ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20"}
+    assert set(load_runs(results)) == expected
     assert (results / "README.md").read_text() == render_page(results), "rerun: python jobs/reproduce.py --page-only"
 
 
@@ -176,3 +178,43 @@ def test_page_follows_the_configured_cut_offs(tmp_path):
     page = (tmp_path / "r" / "README.md").read_text()
     assert "share with the item in top-20" in page and "top-30" not in page
     assert "| percentile@10 (%) | percentile@50 (%) |" in page and "share@10" in page
+
+
+def test_cells_of_other_model_kinds_carry_their_width():
+    base = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_als64.yaml")
+    assert cell_name(base) == "ml1m_als64" and model_of(cell_name(base)) == "ALS (d 64)"
+    assert cell_name(load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml")) == "ml1m_mf"
+    assert model_of("ml1m_lightgcn20") == "LightGCN (d 20)" and model_of("lastfm_ncf") == "NCF"
+
+
+def test_page_says_which_model_the_sae_explains_worse_and_by_how_much(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / "metrics", results / "metrics")
+    (results / "recommender_kinds.json").write_text(
+        json.dumps(
+            {
+                "machine": {"device": "test CPU", "cpu_threads": 2},
+                "dataset": "ml1m",
+                "kinds": {
+                    "ALS (20 factors)": {"config": "configs/ml1m_als.yaml", "train_seconds": 3.9, "ndcg@10": 0.176}
+                },
+            }
+        )
+    )
+    for path in (results / "metrics" / "ml1m_als20").glob("beta0.1_seed*.json"):
+        record = json.loads(path.read_text())
+        for concept in record["run"]["mono"]["concepts"].values():
+            concept["purity"]["10"] = 0.5
+        path.write_text(json.dumps(record))
+    mf = np.mean(
+        [np.mean([b.purity[10] for b in r.run.mono.concepts.values()]) for r in load_runs(results)["ml1m_mf"].base()]
+    )
+    page = render_page(results)
+    section = page[page.index("## 7. Every model kind") : page.index("## Where we fall short")]
+    assert (
+        "| ALS (20 factors) | configs/ml1m_als.yaml | 3.9 s | 0.176 |" in section
+        and "on test CPU (2 threads)" in section
+    )
+    assert "| LightGCN (d 20) |" in section and "| ALS (d 64) |" in section
+    assert "- ALS (d 20): explained worse than MF on concepts found and mean purity@10 (concepts found 0.00" in section
+    assert f"mean purity@10 0.50 against MF's {mf:.2f}, lower by {mf - 0.5:.2f}" in section

@@ -30,9 +30,9 @@ from monorec.interventions.case_studies import case_studies
 from monorec.recommenders import (
     TwoTowerRecommender,
     build_recommender,
+    fit_recommender_kind,
     load_recommender,
     save_recommender,
-    train_recommender,
 )
 from monorec.results import (
     CaseStudies,
@@ -66,12 +66,12 @@ def run_recommender(
     write_json(output_dir / "config.json", to_dict(config))
     data, split = loaded or load_and_split(config)
     log.info("%s: %d test users", data.name, len(split.test_users))
-    model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
-    with stage("train recommender"):
+    with stage("train recommender" if config.model.kind not in ("embeddings", "module") else "load recommender"):
         if config.ray.num_workers > 0:
+            model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
             result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)
         else:
-            result = train_recommender(model, split, config.train, output_dir, fingerprint)
+            model, result = fit_recommender_kind(config, data, split, output_dir, fingerprint)
     k, rows, device = config.eval.k, tile_rows(config, model), result.device
     with stage("evaluate recommender"):
         ranking = evaluate_ranking(model.rank_scores, split, k, rows, device)

@@ -10,25 +10,36 @@ from monorec.config.experiment import (
 )
 from monorec.config.files import apply_overrides, load_config
 from monorec.config.sae import Activation, CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig
-from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
+from monorec.config.training import (
+    EmbeddingFiles,
+    EvalConfig,
+    ModelConfig,
+    ModelKind,
+    RayConfig,
+    TorchModuleSpec,
+    TrainConfig,
+)
 from monorec.config.tune import SearchRange, TrackingConfig, TuneConfig
 
 __all__ = [
     "Activation",
     "CaseStudyConfig",
     "DataConfig",
+    "EmbeddingFiles",
     "EvalConfig",
     "ExperimentConfig",
     "GenericDataConfig",
     "InterpretConfig",
     "LastfmConfig",
     "ModelConfig",
+    "ModelKind",
     "RayConfig",
     "ReproduceConfig",
     "SAEConfig",
     "SAETrainConfig",
     "SearchRange",
     "SyntheticConfig",
+    "TorchModuleSpec",
     "TrackingConfig",
     "TrainConfig",
     "TuneConfig",

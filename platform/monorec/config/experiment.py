@@ -39,6 +39,11 @@ class ExperimentConfig:
     tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
+    def __post_init__(self) -> None:
+        if self.ray.num_workers > 0 and self.model.kind not in ("mf", "ncf"):
+            kind = self.model.kind
+            raise ConfigError(f"ray.num_workers > 0 trains MF or NCF only; model.kind {kind} trains in this process")
+
 
 @dataclasses.dataclass
 class ReproduceConfig:
@@ -52,7 +57,10 @@ class ReproduceConfig:
     """
 
     cells: list[str] = dataclasses.field(
-        default_factory=lambda: ["ml1m_mf.yaml", "ml1m_ncf.yaml", "lastfm_mf.yaml", "lastfm_ncf.yaml"]
+        default_factory=lambda: [
+            *("ml1m_mf.yaml", "ml1m_ncf.yaml", "lastfm_mf.yaml", "lastfm_ncf.yaml"),
+            *("ml1m_als.yaml", "ml1m_als64.yaml", "ml1m_lightgcn.yaml"),
+        ]
     )
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     betas: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.1, 1.0])
@@ -77,7 +85,7 @@ def config_hash(config: Any) -> str:
 
 def run_hash(config: ExperimentConfig) -> str:
     """Hash of everything that determines a run's numbers (not where it ran: `ray`, `tracking`)."""
-    values = to_dict(config)
+    values = _identity(config)
     for placement in ("ray", "tracking"):
         values.pop(placement)
     return config_hash(values)
@@ -85,4 +93,21 @@ def run_hash(config: ExperimentConfig) -> str:
 
 def recommender_hash(config: ExperimentConfig) -> str:
     """Hash of the sections that determine the recommender: SAE settings do not retrain it."""
-    return config_hash({name: to_dict(getattr(config, name)) for name in RECOMMENDER_SECTIONS})
+    values = _identity(config)
+    return config_hash({name: values[name] for name in RECOMMENDER_SECTIONS})
+
+
+def _identity(config: ExperimentConfig) -> dict:
+    """The config as hashed: model settings that do not apply to its kind are left out.
+
+    So adding a setting for one kind (LightGCN's `layers`, the `embeddings` and `module`
+    sources) never changes the hash, and so never invalidates the saved runs, of another.
+    """
+    values = to_dict(config)
+    model = values["model"]
+    for source in ("embeddings", "module"):
+        if model[source] is None:
+            model.pop(source)
+    if model["kind"] != "lightgcn":
+        model.pop("layers")
+    return values

@@ -13,16 +13,21 @@ import torch
 from torch import nn
 
 
+def embedding_tables(n_users: int, n_items: int, dim: int) -> tuple[nn.Embedding, nn.Embedding]:
+    """User and item tables initialised N(0, 0.1^2), as every model monorec trains starts (MF, NCF, LightGCN)."""
+    users, items = nn.Embedding(n_users, dim), nn.Embedding(n_items, dim)
+    for table in (users, items):
+        nn.init.normal_(table.weight, std=0.1)
+    return users, items
+
+
 class TwoTowerRecommender(nn.Module, ABC):
     kind: str
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int) -> None:
         super().__init__()
         self.n_users, self.n_items, self.embedding_dim = n_users, n_items, embedding_dim
-        self.user_embedding = nn.Embedding(n_users, embedding_dim)
-        self.item_embedding = nn.Embedding(n_items, embedding_dim)
-        nn.init.normal_(self.user_embedding.weight, std=0.1)
-        nn.init.normal_(self.item_embedding.weight, std=0.1)
+        self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, embedding_dim)
 
     def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
         weight = self.user_embedding.weight

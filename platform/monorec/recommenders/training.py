@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from monorec.config import TrainConfig
 from monorec.data.pairs import InMemoryPairs, PairSource
@@ -21,7 +23,6 @@ from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
 from monorec.devices import resolve_device
 from monorec.parallel import DataParallel
-from monorec.recommenders.base import TwoTowerRecommender
 from monorec.training import EpochCallback, TrainResult, fit
 
 CHECKPOINT = "checkpoint.pt"
@@ -31,17 +32,18 @@ class RecommenderTask:
     """One epoch = every training positive once, each with a freshly drawn negative."""
 
     name = "recommender"
+    l2_in_loss: ClassVar[bool] = False  # True: `train.weight_decay` weighs an L2 term of the loss, not Adam's
 
     def __init__(
         self,
-        model: TwoTowerRecommender,
+        model: nn.Module,
         pairs: PairSource,
         sampler: NegativeSampler,
         config: TrainConfig,
         device: torch.device,
     ) -> None:
         self.module, self.pairs, self.sampler, self.device = model, pairs, sampler, device
-        self.batch_size = config.batch_size
+        self.batch_size, self.weight_decay = config.batch_size, config.weight_decay
         self.epoch_rng = torch.Generator().manual_seed(config.seed)
         self.shuffle = torch.Generator(device=device)
 
@@ -49,21 +51,26 @@ class RecommenderTask:
         return {"epoch_rng": self.epoch_rng}
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
+        step = parallel.local_batch_size(self.batch_size)
+        for positives, items, negatives in self.windows(parallel):
+            users = torch.cat([positives, positives])
+            items = torch.cat([items, negatives])
+            labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(positives))]).to(self.device)
+            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
+            for start in range(0, len(order), step):
+                batch = order[start : start + step]
+                yield len(batch), (users[batch], items[batch], labels[batch])
+
+    def windows(self, parallel: DataParallel) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """One epoch as shuffle windows of (user, positive item, fresh negative item) triplets."""
         # Each epoch's negatives and shuffles come from a seed drawn from the checkpointed epoch
         # generator (the same on every rank), offset by the rank: data-parallel ranks never draw
         # the same negatives, and a resumed run draws exactly what the uninterrupted one would.
         seed = int(torch.randint(2**62, (), generator=self.epoch_rng))
         self.sampler.generator.manual_seed(seed + 2 * parallel.rank)
         self.shuffle.manual_seed(seed + 2 * parallel.rank + 1)
-        step = parallel.local_batch_size(self.batch_size)
-        for positives, items in self.pairs.windows():
-            users = torch.cat([positives, positives])
-            items = torch.cat([items, self.sampler.sample(positives)])
-            labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(positives))]).to(self.device)
-            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
-            for start in range(0, len(order), step):
-                batch = order[start : start + step]
-                yield len(batch), (users[batch], items[batch], labels[batch])
+        for users, items in self.pairs.windows():
+            yield users, items, self.sampler.sample(users)
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         users, items, labels = batch
@@ -74,23 +81,24 @@ class RecommenderTask:
 
 
 def train_recommender(
-    model: TwoTowerRecommender,
+    model: nn.Module,
     split: Split,
     config: TrainConfig,
     checkpoint_dir: Path | None = None,
     fingerprint: str = "",
     on_epoch: EpochCallback | None = None,
     parallel: DataParallel = DataParallel(),
+    task_type: type[RecommenderTask] = RecommenderTask,
 ) -> TrainResult:
     """Train `model` in place on the split's pairs held in memory (checkpoints and resume as `fit`)."""
     device = resolve_device(config.device)
     pairs = InMemoryPairs(split.train_users, split.train_items, config.shuffle_window, config.seed, device, parallel)
     sampler = NegativeSampler.from_split(split, config.negative_sampling, device, seed=config.seed)
-    return fit_recommender(model, pairs, sampler, config, checkpoint_dir, fingerprint, on_epoch, parallel)
+    return fit_recommender(model, pairs, sampler, config, checkpoint_dir, fingerprint, on_epoch, parallel, task_type)
 
 
 def fit_recommender(
-    model: TwoTowerRecommender,
+    model: nn.Module,
     pairs: PairSource,
     sampler: NegativeSampler,
     config: TrainConfig,
@@ -98,12 +106,14 @@ def fit_recommender(
     fingerprint: str = "",
     on_epoch: EpochCallback | None = None,
     parallel: DataParallel = DataParallel(),
+    task_type: type[RecommenderTask] = RecommenderTask,
 ) -> TrainResult:
     """Train `model` in place on any pair source (memory, or a Ray Data shard on a Train worker)."""
     device = resolve_device(config.device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused(device))
-    task = RecommenderTask(model, pairs, sampler, config, device)
+    decay = 0.0 if task_type.l2_in_loss else config.weight_decay
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=decay, **fused(device))
+    task = task_type(model, pairs, sampler, config, device)
     checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
     return fit(task, optimizer, config.epochs, checkpoint, fingerprint, on_epoch, parallel)
 

@@ -40,8 +40,15 @@ def dataset_of(cell: str) -> str:
     return cell.rsplit("_", 1)[0]
 
 
+MODEL_NAMES = {"mf": "MF", "ncf": "NCF", "als": "ALS", "bpr": "BPR", "lightgcn": "LightGCN", "embeddings": "factors"}
+
+
 def model_of(cell: str) -> str:
-    return cell.rsplit("_", 1)[1].upper()
+    """`MF` for ml1m_mf, `ALS (d 64)` for ml1m_als64 (`plan.cell_name`)."""
+    model = cell.rsplit("_", 1)[1]
+    kind, width = model.rstrip("0123456789"), model[len(model.rstrip("0123456789")) :]
+    name = MODEL_NAMES.get(kind, kind)
+    return f"{name} (d {width})" if width else name
 
 
 def dataset_name(dataset: str) -> str:

@@ -17,7 +17,7 @@ from monorec.typed import to_dict
 
 VariantKind = Literal["relu", "matryoshka", "topk"]
 RECOMMENDER = "recommender"
-CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "lastfm_mf", "lastfm_ncf")
+CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20", "lastfm_mf", "lastfm_ncf")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ config hash, so an interrupted reproduction resumes where it stopped. `force` re
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -75,6 +76,12 @@ def _select(
         available = ", ".join(cell_name(c) for c in cells)
         wanted = f"datasets={sorted(datasets or [])} models={sorted(models or [])}"
         raise ConfigError(f"no cell matches {wanted}; cells: {available}")
+    needs_implicit = [cell_name(c) for c in chosen if c.model.kind in ("als", "bpr")]
+    if needs_implicit and importlib.util.find_spec("implicit") is None:
+        raise ConfigError(
+            f"cells {', '.join(needs_implicit)} need the `implicit` library: pip install 'monorec[implicit]' "
+            "(or leave them out with --models mf,ncf,lightgcn)"
+        )
     return chosen
 
 
