@@ -6,6 +6,7 @@ import torch
 from monorec.config import ModelConfig, TrainConfig
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.recommenders import build_recommender, load_recommender, save_recommender, train_recommender
+from monorec.recommenders.training import RowwiseAdam
 
 QUICK = TrainConfig(epochs=15, batch_size=512, lr=0.01, weight_decay=1e-4, seed=0, device="cpu")
 
@@ -55,9 +56,10 @@ def test_save_then_load_gives_identical_scores(trained, kind, tmp_path):
     assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "recommender.safetensors").is_file()
 
 
-def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(synthetic, tmp_path):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(synthetic, tmp_path, sparse):
     _, _, split = synthetic
-    config = dataclasses.replace(QUICK, epochs=4)
+    config = dataclasses.replace(QUICK, epochs=4, sparse_embeddings=sparse, weight_decay=0.0)
     full = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
     train_recommender(full, split, config)
     # "Crash" after 2 epochs, then rerun the 4-epoch config over the same checkpoint folder.
@@ -88,3 +90,36 @@ def test_cuda_training_matches_cpu_quality(synthetic):
     gpu = evaluate_ranking(model.rank_scores, split, device="cuda").full
     baseline = evaluate_ranking(popularity_scores(split), split).full
     assert gpu.ndcg > 1.2 * baseline.ndcg
+
+
+def test_sparse_embeddings_move_only_the_rows_a_batch_touched(synthetic):
+    """Lazy Adam: rows left out of the second batch stay put; dense Adam's momentum moves them again."""
+    _, _, split = synthetic
+    assert _rows_moved_by_second_step(split, sparse=True) == [2, 3]
+    assert _rows_moved_by_second_step(split, sparse=False) == [0, 1, 2, 3]
+
+
+def test_sparse_embeddings_train_as_well_as_dense(synthetic):
+    _, _, split = synthetic
+    ndcg = {}
+    for sparse in (False, True):  # no weight decay on either: lazy Adam has none
+        model = build_recommender(ModelConfig(kind="mf", embedding_dim=16), split.n_users, split.n_items)
+        train_recommender(model, split, dataclasses.replace(QUICK, weight_decay=0.0, sparse_embeddings=sparse))
+        ndcg[sparse] = evaluate_ranking(model.rank_scores, split).full.ndcg
+    untrained = build_recommender(ModelConfig(kind="mf", embedding_dim=16), split.n_users, split.n_items)
+    start = evaluate_ranking(untrained.rank_scores, split).full.ndcg
+    assert ndcg[True] >= 0.95 * ndcg[False] and ndcg[True] > 3 * start, (ndcg, start)
+
+
+def _rows_moved_by_second_step(split, sparse: bool) -> list[int]:
+    """Step on users 0 and 1, then on users 2 and 3: which user rows did the second step change?"""
+    model = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    optimizer = RowwiseAdam(model, 0.01, torch.device("cpu")) if sparse else torch.optim.Adam(model.parameters(), 0.01)
+    before = None
+    for users in (torch.tensor([0, 1]), torch.tensor([2, 3])):
+        before = model.user_embedding.weight.detach().clone()
+        optimizer.zero_grad()
+        model(users, torch.tensor([5, 6])).sum().backward()
+        assert model.user_embedding.weight.grad.is_sparse == sparse
+        optimizer.step()
+    return (model.user_embedding.weight != before).any(1).nonzero().flatten().tolist()

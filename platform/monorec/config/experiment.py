@@ -40,6 +40,8 @@ class ExperimentConfig:
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
+        if self.train.sparse_embeddings and (self.ray.num_workers > 0 or self.model.kind not in ("mf", "ncf")):
+            raise ConfigError("train.sparse_embeddings is for MF and NCF trained in this process (ray.num_workers 0)")
         if self.ray.num_workers > 0 and self.model.kind not in ("mf", "ncf"):
             kind = self.model.kind
             raise ConfigError(f"ray.num_workers > 0 trains MF or NCF only; model.kind {kind} trains in this process")
@@ -101,7 +103,8 @@ def _identity(config: ExperimentConfig) -> dict:
     """The config as hashed: model settings that do not apply to its kind are left out.
 
     So adding a setting for one kind (LightGCN's `layers`, the `embeddings` and `module`
-    sources) never changes the hash, and so never invalidates the saved runs, of another.
+    sources) or an opt-in (`train.sparse_embeddings`) never changes the hash, and so never
+    invalidates the saved runs, of a config that does not use it.
     """
     values = to_dict(config)
     model = values["model"]
@@ -110,4 +113,6 @@ def _identity(config: ExperimentConfig) -> dict:
             model.pop(source)
     if model["kind"] != "lightgcn":
         model.pop("layers")
+    if not values["train"]["sparse_embeddings"]:
+        values["train"].pop("sparse_embeddings")
     return values

@@ -87,6 +87,10 @@ class TrainConfig:
 
     shuffle_window: positives shuffled together each epoch (`monorec.data.pairs`); it bounds an
     epoch's working memory, and covers all of ML-1M, so small datasets get a full shuffle.
+    sparse_embeddings: MF / NCF embedding tables get row-wise (sparse) gradients and a lazy Adam
+    that moves only the rows a batch touched. Off, every step updates every row of both tables,
+    which dominates training past a few hundred thousand users (benchmarks/bench_scale.py).
+    Lazy Adam differs from Adam (untouched rows keep their moments), so it is opt-in.
     """
 
     epochs: int = 10
@@ -97,8 +101,11 @@ class TrainConfig:
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
     seed: int = 0
     device: str = "auto"
+    sparse_embeddings: bool = False
 
     def __post_init__(self) -> None:
+        if self.sparse_embeddings and self.weight_decay > 0:
+            raise ConfigError("train.sparse_embeddings needs train.weight_decay 0 (lazy Adam has no weight decay)")
         at_least("train.epochs", self.epochs, 0)
         at_least("train.batch_size", self.batch_size, 1)
         at_least("train.shuffle_window", self.shuffle_window, 1)

@@ -21,6 +21,14 @@ def embedding_tables(n_users: int, n_items: int, dim: int) -> tuple[nn.Embedding
     return users, items
 
 
+def _rows(table: nn.Embedding, index: torch.Tensor | None) -> torch.Tensor:
+    """The table, or its rows at `index`: through the embedding op when it is sparse (row-wise
+    gradients, `train.sparse_embeddings`), by plain indexing otherwise (the dense default)."""
+    if index is None:
+        return table.weight
+    return table(index) if table.sparse else table.weight[index]
+
+
 class TwoTowerRecommender(nn.Module, ABC):
     kind: str
 
@@ -30,12 +38,10 @@ class TwoTowerRecommender(nn.Module, ABC):
         self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, embedding_dim)
 
     def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
-        weight = self.user_embedding.weight
-        return weight if user_idx is None else weight[user_idx]
+        return _rows(self.user_embedding, user_idx)
 
     def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
-        weight = self.item_embedding.weight
-        return weight if item_idx is None else weight[item_idx]
+        return _rows(self.item_embedding, item_idx)
 
     @abstractmethod
     def logits(
