@@ -84,13 +84,12 @@ def load_custom_module(spec: TorchModuleSpec, data: InteractionData) -> ModuleRe
     towers.eval().requires_grad_(False)
     with torch.no_grad():
         users, items = towers.user_tower(), towers.item_tower()
+        if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
+            shapes = f"{tuple(users.shape)} and {tuple(items.shape)}"
+            raise DataError(f"{spec.path}: the towers must give (n, d) tables of one width, got {shapes}")
         _check_score(towers, users, items, spec.path)
     users = users[_rows(spec.user_ids, data.user_ids, len(users), "user", spec.path)]
     items = items[_rows(spec.item_ids, data.item_ids, len(items), "item", spec.path)]
-    if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
-        raise DataError(
-            f"{spec.path}: towers must give (n, d) tables of one width, got {tuple(users.shape)}, {tuple(items.shape)}"
-        )
     model = ModuleRecommender(towers, len(users), len(items), users.shape[1], source)
     with torch.no_grad():
         model.user_embedding.weight.copy_(users)
@@ -100,7 +99,12 @@ def load_custom_module(spec: TorchModuleSpec, data: InteractionData) -> ModuleRe
 
 def _check_score(towers: nn.Module, users: torch.Tensor, items: torch.Tensor, source: str) -> None:
     """`score` must give one logit per pair: a (B, 1) output would broadcast silently in the losses."""
-    shape = tuple(towers.score(users[:2], items[:2]).shape)
+    try:
+        shape = tuple(towers.score(users[:2], items[:2]).shape)
+    except Exception as error:  # the user's scoring code
+        raise ConfigError(
+            f"{source}: score(user_emb, item_emb) failed: {type(error).__name__}: {_first_line(error)}"
+        ) from None
     if shape != (min(2, len(users), len(items)),):
         raise ConfigError(
             f"{source}: score(user_emb, item_emb) must return one logit per pair, shape (B,); got {shape}"
