@@ -34,6 +34,7 @@ from monorec.recommenders import (
     load_recommender,
     save_recommender,
 )
+from monorec.recommenders.sources import LOADED_KINDS
 from monorec.results import (
     CaseStudies,
     DatasetSummary,
@@ -66,7 +67,7 @@ def run_recommender(
     write_json(output_dir / "config.json", to_dict(config))
     data, split = loaded or load_and_split(config)
     log.info("%s: %d test users", data.name, len(split.test_users))
-    with stage("train recommender" if config.model.kind not in ("embeddings", "module") else "load recommender"):
+    with stage("load recommender" if config.model.kind in LOADED_KINDS else "train recommender"):
         if config.ray.num_workers > 0:
             model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
             result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)

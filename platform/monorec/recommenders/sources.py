@@ -26,6 +26,8 @@ from monorec.recommenders.persistence import build_recommender
 from monorec.recommenders.training import train_recommender
 from monorec.training import TrainResult
 
+LOADED_KINDS = ("embeddings", "module")  # read as they are: nothing is trained
+
 
 def fit_recommender_kind(
     config: ExperimentConfig,
@@ -38,10 +40,9 @@ def fit_recommender_kind(
     kind = config.model.kind
     if kind in ("als", "bpr"):
         return train_implicit(config.model, config.train, split)
-    if kind == "embeddings":
-        return load_embedding_files(config.model.embeddings, data), TrainResult.from_history([], "cpu")
-    if kind == "module":
-        return load_custom_module(config.model.module, data), TrainResult.from_history([], "cpu")
+    if kind in LOADED_KINDS:
+        load = load_embedding_files if kind == "embeddings" else load_custom_module
+        return load(getattr(config.model, kind), data), TrainResult.from_history([], "cpu")
     model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
     if kind == "lightgcn":
         result = train_recommender(
