@@ -33,7 +33,7 @@ CALIBRATED = [{"neuron": "Horror", "op": "suppress", "tower": "user", "target": 
 
 
 def build_bundle(folder: Path) -> Path:
-    from monorec.bundle import write_bundle
+    from monorec.bundle import BundleSource, write_bundle
     from monorec.data import load_split
     from monorec.pipeline import run_sae
     from monorec.recommenders import load_recommender
@@ -47,7 +47,7 @@ def build_bundle(folder: Path) -> Path:
     import pandas as pd
 
     neurons = pd.read_csv(folder / "run" / "neurons.csv")
-    return write_bundle(folder / "bundle", recommender, sae, neurons, data, split, config, metrics)
+    return write_bundle(folder / "bundle", BundleSource(recommender, sae, neurons, data, split, config, metrics))
 
 
 def main() -> None:

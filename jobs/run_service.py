@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from monorec.cli import report_outcome
+from monorec.extras import require
 from serve.guard import INSECURE_ENV, required_token
 
 
@@ -41,6 +42,7 @@ def main() -> int:
 
     def work() -> str:
         required_token()  # fail closed here, with one line, before anything starts
+        require("serve", *(["mlflow"] if args.model else []), purpose="the service (jobs/run_service.py)")
         from serve.throughput import enable_throughput_mode
 
         enable_throughput_mode()  # before Ray starts: a local Ray inherits this environment

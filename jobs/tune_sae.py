@@ -16,7 +16,7 @@ from pathlib import Path
 
 from monorec.cli import config_parser, run_job
 from monorec.config import ExperimentConfig
-from monorec.errors import MonorecError
+from monorec.extras import require
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tune_sae.yaml"
 
@@ -26,10 +26,9 @@ if __name__ == "__main__":
     resume = parser.parse_args().resume
 
     def tune_job(config: ExperimentConfig, output_dir: Path) -> dict:
-        try:
-            from monorec.tune import run_tune  # imports Ray and MLflow: only when the job really runs
-        except ImportError as missing:
-            raise MonorecError(f"the search needs {missing.name}: pip install 'monorec[ray,mlflow,plots]'") from None
+        require("ray", "mlflow", "plots", purpose="the search (jobs/tune_sae.py)")
+        from monorec.tune import run_tune  # imports Ray and MLflow: only once they are known to be there
+
         return run_tune(config, output_dir, resume=resume)
 
     sys.exit(run_job(parser, ExperimentConfig, tune_job))

@@ -68,9 +68,9 @@ def load_bundle(
         return bundle, {"model": "local bundle", "version": "local", "bundle_digest": bundle.digest}
     if not model:
         raise MonorecError("give a registered model (NAME/VERSION, resolved from NAME@ALIAS) or a bundle path")
-    from monorec.tracking import read_registered  # the [mlflow] extra: only for registry references
+    from monorec.tracking import Tracker  # the [mlflow] extra: only for registry references
 
-    bundle, name, version = read_registered(model, tracking_uri, digest)
+    bundle, name, version = Tracker(tracking_uri).read_registered(model, digest)
     return bundle, {"model": name, "version": version, "bundle_digest": bundle.digest}
 
 
@@ -164,9 +164,9 @@ def app_builder(args: dict) -> serve.Application:
     """
     model, digest = args.get("model"), None
     if model and not args.get("bundle_path"):
-        from monorec.tracking import resolve_registered
+        from monorec.tracking import Tracker
 
-        name, version, digest = resolve_registered(model, args.get("tracking_uri"))
+        name, version, digest = Tracker(args.get("tracking_uri")).resolve_registered(model)
         model = f"{name}/{version}"
     deployment = MonorecService.options(num_replicas=int(args.get("num_replicas", 2)))
     return deployment.bind(model, args.get("bundle_path"), args.get("tracking_uri"), digest)

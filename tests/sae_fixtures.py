@@ -27,6 +27,15 @@ def planted():
 
 
 @functools.cache
+def planted_ncf():
+    """NCF trained on the planted dataset (it learns more slowly than MF: more epochs, no decay)."""
+    _, _, split, _ = planted()
+    model = build_recommender(ModelConfig("ncf", embedding_dim=16), split.n_users, split.n_items)
+    train_recommender(model, split, TrainConfig(epochs=30, batch_size=512, lr=0.01, device="cpu"))
+    return model.requires_grad_(False)
+
+
+@functools.cache
 def trained_sae(n_latents: int = 24, activation: str = "relu", k: int = 4, matryoshka: tuple[int, ...] = (), **train):
     """(sae, training result, neuron report) for one SAE setting, trained on the planted recommender."""
     data, _, split, model = planted()

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sae_fixtures import SAE_TRAIN, planted
+from sae_fixtures import SAE_TRAIN, planted, planted_ncf
 from safetensors.torch import save_file
 
-from monorec.bundle import read_bundle, write_bundle
+from monorec.bundle import BundleSource, read_bundle, write_bundle
 from monorec.config import (
     EmbeddingFiles,
     ExperimentConfig,
@@ -34,10 +34,17 @@ from monorec.evaluation.ranking import mask_training_items
 from monorec.interpret import interpret_sae
 from monorec.interventions import Intervention, Steerer
 from monorec.pipeline import run_sae
-from monorec.recommenders import FactorModel, build_recommender, load_recommender, save_recommender, train_recommender
+from monorec.recommenders import (
+    REGISTRY,
+    FactorModel,
+    build_recommender,
+    load_recommender,
+    save_recommender,
+    train_recommender,
+)
 from monorec.recommenders.custom import load_custom_module
 from monorec.recommenders.embedding_files import load_embedding_files
-from monorec.recommenders.implicit_models import train_implicit
+from monorec.recommenders.implicit_models import fit_als, fit_bpr
 from monorec.recommenders.lightgcn import BPRTask, LightGCN, SymmetricProduct, normalised_adjacency
 from monorec.sae import SparseAutoencoder, train_sae
 from monorec.serving import RankRequest, RecommenderService
@@ -47,21 +54,29 @@ FIXTURES = ROOT / "tests" / "fixtures"
 WAYS_IN = ["als", "bpr", "embeddings", "module", "lightgcn"]
 
 
+def implicit_config(kind: str, **train) -> ExperimentConfig:
+    return ExperimentConfig(model=ModelConfig(kind, 16), train=TrainConfig(**train))
+
+
 @functools.cache
 def als() -> FactorModel:
     pytest.importorskip("implicit")
-    _, _, split, _ = planted()
-    return train_implicit(ModelConfig("als", 16), TrainConfig(epochs=15, weight_decay=0.01), split)[0]
+    data, _, split, _ = planted()
+    return fit_als(implicit_config("als", epochs=15, weight_decay=0.01), data, split)[0]
 
 
 @functools.cache
 def model_for(way: str, folder: str):
     data, _, split, mf = planted()
+    if way == "mf":
+        return mf
+    if way == "ncf":
+        return planted_ncf()
     if way == "als":
         return als()
     if way == "bpr":
         pytest.importorskip("implicit")
-        return train_implicit(ModelConfig("bpr", 16), TrainConfig(epochs=100, lr=0.01, weight_decay=0.01), split)[0]
+        return fit_bpr(implicit_config("bpr", epochs=100, lr=0.01, weight_decay=0.01), data, split)[0]
     if way == "lightgcn":
         return lightgcn(epochs=20).frozen()
     if way == "embeddings":  # ALS's factors written out with string ids in a shuffled order
@@ -171,7 +186,7 @@ def test_lightgcn_propagation_gradients_and_training(folder):
     assert ndcg[1] > 1.5 * ndcg[0], ndcg
 
 
-@pytest.mark.parametrize("way", WAYS_IN)
+@pytest.mark.parametrize("way", list(REGISTRY))  # every registered kind: a new one cannot skip this
 def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     data, _, split, _ = planted()
     model, sae, report = explained(way, folder)
@@ -179,7 +194,9 @@ def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     loaded, _ = load_recommender(tmp_path / "model")
     users = torch.arange(30)
     assert loaded.kind == model.kind and torch.equal(loaded.rank_scores(users), model.rank_scores(users))
-    bundle = write_bundle(tmp_path / "bundle", model, sae, report.neurons, data, split, ExperimentConfig())
+    bundle = write_bundle(
+        tmp_path / "bundle", BundleSource(model, sae, report.neurons, data, split, ExperimentConfig())
+    )
     service = RecommenderService(read_bundle(bundle))
     plain, steered = service.rank_many(
         [RankRequest(0, (), 10, True), RankRequest(0, (Intervention("Horror", "suppress", 1.0, "both"),), 10, True)]
@@ -227,7 +244,9 @@ def test_bad_model_settings_are_clear_errors(folder):
         (Path(folder) / "three.txt").write_text("1\n2\n3\n")
         spec = write_module_weights(planted()[3], folder)
         load_custom_module(dataclasses.replace(spec, user_ids=f"{folder}/three.txt"), data)
-    with pytest.raises(ConfigError, match=r"ray\.num_workers > 0 trains MF or NCF only"):
+    with pytest.raises(
+        ConfigError, match=r"ray\.num_workers > 0 trains model\.kind mf, ncf; als trains in this process"
+    ):
         ExperimentConfig(model=ModelConfig(kind="als"), ray=RayConfig(num_workers=2))
 
 

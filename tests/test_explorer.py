@@ -7,7 +7,7 @@ import pytest
 from sae_fixtures import planted, trained_sae
 
 from monorec.explorer import explorer_html, explorer_payload, write_explorer
-from monorec.interpret.scan import TopActivations
+from monorec.sae.scan import TopActivations
 
 
 @pytest.fixture(scope="module")

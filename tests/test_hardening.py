@@ -13,7 +13,7 @@ import pytest
 import torch
 from sae_fixtures import planted, trained_sae
 
-from monorec.bundle import read_bundle, write_bundle
+from monorec.bundle import BundleSource, read_bundle, write_bundle
 from monorec.config import ExperimentConfig
 from monorec.data import sources
 from monorec.errors import DataError, InvalidRequestError, UnknownIdError
@@ -74,11 +74,11 @@ def test_atomic_write_fsyncs_the_file_and_the_folder(tmp_path, monkeypatch):
 def bundle_parts():
     data, _, split, model = planted()
     sae, _, report = trained_sae()
-    return model, sae, report.neurons, data, split
+    return BundleSource(model, sae, report.neurons, data, split, ExperimentConfig())
 
 
 def test_a_failed_bundle_write_keeps_the_old_bundle(bundle_parts, tmp_path, monkeypatch):
-    folder = write_bundle(tmp_path / "bundle", *bundle_parts, ExperimentConfig())
+    folder = write_bundle(tmp_path / "bundle", bundle_parts)
     before = read_bundle(folder).digest
     import monorec.bundle
 
@@ -87,13 +87,13 @@ def test_a_failed_bundle_write_keeps_the_old_bundle(bundle_parts, tmp_path, monk
 
     monkeypatch.setattr(monorec.bundle, "save_sae", crash)
     with pytest.raises(OSError, match="killed mid-write"):
-        write_bundle(folder, *bundle_parts, ExperimentConfig())
+        write_bundle(folder, bundle_parts)
     assert read_bundle(folder).digest == before  # the old bundle, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # no staging folder left
 
 
 def test_a_bundle_that_is_not_the_registered_one_is_refused(bundle_parts, tmp_path):
-    folder = write_bundle(tmp_path / "bundle", *bundle_parts, ExperimentConfig())
+    folder = write_bundle(tmp_path / "bundle", bundle_parts)
     digest = read_bundle(folder).digest
     assert read_bundle(folder, digest=digest).digest == digest
     tampered = shutil.copytree(folder, tmp_path / "tampered")
@@ -150,7 +150,7 @@ def test_file_lock_excludes_another_holder(tmp_path):
 
 
 def test_non_finite_scores_fail_only_their_own_request(bundle_parts, tmp_path, monkeypatch):
-    service = RecommenderService(read_bundle(write_bundle(tmp_path / "b", *bundle_parts, ExperimentConfig())))
+    service = RecommenderService(read_bundle(write_bundle(tmp_path / "b", bundle_parts)))
     extreme = tuple(Intervention(3, "scale", 1e4, "both") for _ in range(16))  # the old 16 x 1e6 overflow probe
     listed = service.rank_many([RankRequest(1, extreme, 10)])[0]
     assert len(listed) == 10 and all(abs(entry["score"]) < float("inf") for entry in listed)  # edits do not compound

@@ -20,7 +20,7 @@ from monorec.interpret.neurons import (
     purity,
     top_decade_share,
 )
-from monorec.interpret.scan import TopActivations, scan
+from monorec.sae.scan import TopActivations, scan
 
 # 6 items x 3 neurons. Neuron 0 fires on items 0-2, neuron 1 on items 3-5, neuron 2 only on item 4.
 ACTIVATIONS = torch.tensor(

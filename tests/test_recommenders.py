@@ -2,25 +2,21 @@ import dataclasses
 
 import pytest
 import torch
+from sae_fixtures import planted, planted_ncf
 
 from monorec.config import ModelConfig, TrainConfig
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.recommenders import build_recommender, load_recommender, save_recommender, train_recommender
 from monorec.recommenders.training import RowwiseAdam
+from monorec.training import FitOptions
 
 QUICK = TrainConfig(epochs=15, batch_size=512, lr=0.01, weight_decay=1e-4, seed=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def trained(synthetic):
-    """MF and NCF trained on the planted dataset (NCF learns more slowly: more epochs, no decay)."""
-    _, _, split = synthetic
-    models = {}
-    for kind, train in [("mf", QUICK), ("ncf", dataclasses.replace(QUICK, epochs=30, weight_decay=0.0))]:
-        model = build_recommender(ModelConfig(kind=kind, embedding_dim=16), split.n_users, split.n_items)
-        train_recommender(model, split, train)
-        models[kind] = model
-    return models
+def trained():
+    """MF (trained with QUICK) and NCF on the planted dataset, shared with the other tests."""
+    return {"mf": planted()[3], "ncf": planted_ncf()}
 
 
 @pytest.mark.parametrize(("kind", "margin"), [("mf", 1.2), ("ncf", 1.1)])
@@ -64,9 +60,9 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(synthetic, tmp_
     train_recommender(full, split, config)
     # "Crash" after 2 epochs, then rerun the 4-epoch config over the same checkpoint folder.
     partial = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
-    train_recommender(partial, split, dataclasses.replace(config, epochs=2), tmp_path, fingerprint="run")
+    train_recommender(partial, split, dataclasses.replace(config, epochs=2), FitOptions(tmp_path, "run"))
     resumed = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
-    result = train_recommender(resumed, split, config, tmp_path, fingerprint="run")
+    result = train_recommender(resumed, split, config, FitOptions(tmp_path, "run"))
     assert result.epochs == 4 and [h["epoch"] for h in result.history] == [1, 2, 3, 4]
     assert torch.allclose(resumed.rank_scores(torch.arange(50)), full.rank_scores(torch.arange(50)), atol=1e-5)
 
@@ -75,8 +71,8 @@ def test_checkpoint_of_another_config_is_not_resumed(synthetic, tmp_path):
     _, _, split = synthetic
     config = dataclasses.replace(QUICK, epochs=1)
     model = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
-    train_recommender(model, split, config, tmp_path, fingerprint="a")
-    result = train_recommender(model, split, config, tmp_path, fingerprint="b")
+    train_recommender(model, split, config, FitOptions(tmp_path, "a"))
+    result = train_recommender(model, split, config, FitOptions(tmp_path, "b"))
     assert [h["epoch"] for h in result.history] == [1]  # trained afresh, not "already done"
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sae_fixtures import planted, trained_sae  # noqa: E402
 
-from monorec.bundle import read_bundle, write_bundle  # noqa: E402
+from monorec.bundle import BundleSource, read_bundle, write_bundle  # noqa: E402
 from monorec.config import ExperimentConfig, TrackingConfig  # noqa: E402
 from monorec.errors import DataError  # noqa: E402
 
@@ -30,7 +30,7 @@ def bundle_dir(tmp_path_factory):
     data, _, split, model = planted()
     sae, _, report = trained_sae()
     folder = tmp_path_factory.mktemp("bundle") / "bundle"
-    return write_bundle(folder, model, sae, report.neurons, data, split, ExperimentConfig())
+    return write_bundle(folder, BundleSource(model, sae, report.neurons, data, split, ExperimentConfig()))
 
 
 INSECURE = {"MONOREC_INSECURE_NO_AUTH": "1"}  # most tests speak to the service without a token
@@ -418,7 +418,7 @@ def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
     data, _, split, model = planted()
     sae, _, report = trained_sae()
     settings = ExperimentConfig(tracking=TrackingConfig(register_alias="v2"))  # another config: another digest
-    other = write_bundle(tmp_path / "v2", model, sae, report.neurons, data, split, settings)
+    other = write_bundle(tmp_path / "v2", BundleSource(model, sae, report.neurons, data, split, settings))
     outcome = {}
     body = lambda i: {"user_id": 1 + i % 600, "k": 5}  # noqa: E731
     load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 4, 100000, 15.0)))

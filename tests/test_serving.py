@@ -4,7 +4,7 @@ import pytest
 import torch
 from sae_fixtures import planted, trained_sae
 
-from monorec.bundle import read_bundle, write_bundle
+from monorec.bundle import BundleSource, read_bundle, write_bundle
 from monorec.config import ExperimentConfig
 from monorec.interventions import Intervention
 from monorec.serving import RankRequest, RecommenderService
@@ -14,9 +14,8 @@ from monorec.serving import RankRequest, RecommenderService
 def service(tmp_path_factory):
     data, _, split, model = planted()
     sae, _, report = trained_sae()
-    folder = write_bundle(
-        tmp_path_factory.mktemp("bundle") / "b", model, sae, report.neurons, data, split, ExperimentConfig()
-    )
+    source = BundleSource(model, sae, report.neurons, data, split, ExperimentConfig())
+    folder = write_bundle(tmp_path_factory.mktemp("bundle") / "b", source)
     return RecommenderService(read_bundle(folder))
 
 

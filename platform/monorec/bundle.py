@@ -54,16 +54,20 @@ class Bundle:
         return neurons_by_label(self.neurons)
 
 
-def write_bundle(
-    folder: Path,
-    recommender: TwoTowerRecommender,
-    sae: SparseAutoencoder,
-    neurons: pd.DataFrame,
-    data: InteractionData,
-    split: Split,
-    config: ExperimentConfig,
-    metrics: SAERun | None = None,
-) -> Path:
+@dataclasses.dataclass(frozen=True)
+class BundleSource:
+    """What a bundle is written from: the models, the neuron report, the data, and how they were made."""
+
+    recommender: TwoTowerRecommender
+    sae: SparseAutoencoder
+    neurons: pd.DataFrame
+    data: InteractionData
+    split: Split
+    config: ExperimentConfig
+    metrics: SAERun | None = None
+
+
+def write_bundle(folder: Path, source: BundleSource) -> Path:
     """Write the bundle into `folder`, replacing any bundle there only once the new one is complete.
 
     Everything is written to a sibling temporary folder, then swapped in by renames: a crash
@@ -72,7 +76,7 @@ def write_bundle(
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
     try:
-        _write_files(staging, recommender, sae, neurons, data, split, config, metrics)
+        _write_files(staging, source)
         replace_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -80,19 +84,11 @@ def write_bundle(
     return folder
 
 
-def _write_files(
-    folder: Path,
-    recommender: TwoTowerRecommender,
-    sae: SparseAutoencoder,
-    neurons: pd.DataFrame,
-    data: InteractionData,
-    split: Split,
-    config: ExperimentConfig,
-    metrics: SAERun | None,
-) -> None:
-    save_recommender(recommender, folder, {"dataset": data.name, "dataset_checksum": data.checksum})
-    save_sae(sae, folder, {"path": ".", "dataset": data.name, "dataset_checksum": data.checksum})
-    neurons.to_csv(folder / "neurons.csv", index=False)
+def _write_files(folder: Path, source: BundleSource) -> None:
+    data, split, config = source.data, source.split, source.config
+    save_recommender(source.recommender, folder, {"dataset": data.name, "dataset_checksum": data.checksum})
+    save_sae(source.sae, folder, {"path": ".", "dataset": data.name, "dataset_checksum": data.checksum})
+    source.neurons.to_csv(folder / "neurons.csv", index=False)
     data.items[["item_id", "name", "concepts", "popularity_percentile"]].to_parquet(
         folder / "items.parquet", index=False
     )
@@ -102,8 +98,8 @@ def _write_files(
     positives = {"indptr": indptr, "items": items, "validation_users": validation}
     save_tensors(folder / "train_positives.safetensors", {name: torch.as_tensor(a) for name, a in positives.items()})
     write_json(folder / "config.json", to_dict(config))
-    if metrics is not None:
-        write_result(metrics, folder / "metrics.json")
+    if source.metrics is not None:
+        write_result(source.metrics, folder / "metrics.json")
     write_json(folder / MANIFEST, {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST})
 
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from monorec.config import ExperimentConfig, load_config
 from monorec.errors import MonorecError
+from monorec.extras import missing_module
 from monorec.paths import monorec_home
 from monorec.results import RecommenderRun, SAERun, mlflow_metrics, mlflow_series
 
@@ -91,14 +92,16 @@ def report_outcome(work: Callable[[], str], on_interrupt: str) -> int:
 
 def _track(job: str, config: ExperimentConfig, result: object, output_dir: Path) -> None:
     log = logging.getLogger("monorec")
-    try:
-        from monorec.tracking import client, experiment_id, experiment_path, log_job_run, model_name, tracking_uri
-    except ImportError:  # the core install: MLflow is the optional [mlflow] extra
+    if missing_module("mlflow") is not None:  # the core install: MLflow is the optional [mlflow] extra
         log.info("tracking skipped: mlflow is not installed (pip install 'monorec[mlflow]')")
         return
-    uri = tracking_uri(config.tracking.uri)
+    from monorec.tracking import Tracker, experiment_path, model_name
+
+    tracker = Tracker(config.tracking.uri)
     checksum = result.dataset.checksum if isinstance(result, RecommenderRun) else ""
     series = mlflow_series(result) if isinstance(result, SAERun) else None
-    run_id = log_job_run(job, config, mlflow_metrics(result), output_dir, uri, dataset_checksum=checksum, series=series)
-    experiment = experiment_id(client(uri), model_name(config))
-    log.info("tracked in MLflow run %s (%s); in `mlflow ui`: %s", run_id, uri, experiment_path(experiment))
+    run_id = tracker.log_job_run(
+        job, config, mlflow_metrics(result), output_dir, dataset_checksum=checksum, series=series
+    )
+    experiment = tracker.experiment(model_name(config))
+    log.info("tracked in MLflow run %s (%s); in `mlflow ui`: %s", run_id, tracker.uri, experiment_path(experiment))

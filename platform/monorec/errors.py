@@ -9,6 +9,14 @@ class ConfigError(MonorecError):
     """A config file or --set override names an unknown key or holds a value of the wrong type."""
 
 
+class MissingExtraError(MonorecError):
+    """A job needs an optional extra that is not installed (`monorec.extras.require`)."""
+
+
+class SearchError(MonorecError):
+    """A search ended without a result to keep (every trial failed or was infeasible)."""
+
+
 class DataError(MonorecError):
     """Input data is missing, malformed, empty or fails its checksum."""
 

@@ -24,6 +24,7 @@ from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import rows_per_tile, summarize
 from monorec.explorer import explorer_payload, write_explorer
+from monorec.extras import require
 from monorec.interpret import interpret_sae, write_report
 from monorec.interventions import Calibrator, Steerer
 from monorec.interventions.case_studies import case_studies
@@ -34,7 +35,6 @@ from monorec.recommenders import (
     load_recommender,
     save_recommender,
 )
-from monorec.recommenders.sources import LOADED_KINDS
 from monorec.results import (
     CaseStudies,
     DatasetSummary,
@@ -50,7 +50,7 @@ from monorec.sae import SparseAutoencoder, build_sae, reconstructed_scorer, save
 from monorec.sae.training import sae_folds
 from monorec.stages import stage
 from monorec.storage import write_json
-from monorec.training import TrainResult
+from monorec.training import FitOptions, TrainResult
 from monorec.typed import to_dict
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,18 @@ def run_recommender(
     config: ExperimentConfig, output_dir: Path, loaded: tuple[InteractionData, Split] | None = None
 ) -> RecommenderRun:
     """Load data (unless `loaded`), train, evaluate against the popularity baseline, save model and `metrics.json`."""
+    check_extras(config)
     fingerprint = recommender_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
     data, split = loaded or load_and_split(config)
     log.info("%s: %d test users", data.name, len(split.test_users))
-    with stage("load recommender" if config.model.kind in LOADED_KINDS else "train recommender"):
+    with stage(config.model.traits.stage):
         if config.ray.num_workers > 0:
             model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
             result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)
         else:
-            model, result = fit_recommender_kind(config, data, split, output_dir, fingerprint)
-    k, rows, device = config.eval.k, tile_rows(config, model), result.device
+            model, result = fit_recommender_kind(config, data, split, FitOptions(output_dir, fingerprint))
+    k, rows, device = config.eval.k, tile_rows(config, model), resolve_device(config.train.device)
     with stage("evaluate recommender"):
         ranking = evaluate_ranking(model.rank_scores, split, k, rows, device)
         baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device)
@@ -87,6 +88,14 @@ def run_recommender(
     save_recommender(model, output_dir, metadata)
     write_result(run, output_dir / METRICS)
     return run
+
+
+def check_extras(config: ExperimentConfig) -> None:
+    """Before any work: the extras a run of `config` needs are installed (its model kind's; Ray's for workers)."""
+    if (extra := config.model.traits.extra) is not None:
+        require(extra, purpose=f"model.kind {config.model.kind}")
+    if config.ray.num_workers > 0:
+        require("ray", purpose=f"ray.num_workers {config.ray.num_workers} (Ray Train)")
 
 
 def load_and_split(config: ExperimentConfig) -> tuple[InteractionData, Split]:
@@ -143,6 +152,7 @@ def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | 
     The recommender lives in `recommender_dir` (default: inside `output_dir`); several SAE runs
     can share one, as the reproduction's ablations do, and then share its reference metrics.
     """
+    check_extras(config)
     fingerprint = run_hash(config)
     write_json(output_dir / "config.json", to_dict(config))
     recommender_dir = recommender_dir or output_dir / RECOMMENDER_DIR
@@ -153,7 +163,7 @@ def run_sae(config: ExperimentConfig, output_dir: Path, recommender_dir: Path | 
         if config.ray.num_workers > 0:
             result = _fit_on_ray("sae", sae, config, output_dir, fingerprint, split, recommender)
         else:
-            result = train_sae(sae, recommender, split, config.sae_train, output_dir, fingerprint)
+            result = train_sae(sae, recommender, split, config.sae_train, FitOptions(output_dir, fingerprint))
     reference = {"path": os.path.relpath(recommender_dir, output_dir), "config_hash": recommender_hash(config)}
     return finish_sae(sae, recommender, data, split, config, result.summary(), output_dir, reference, recommender_dir)
 
@@ -171,10 +181,11 @@ def finish_sae(
 ) -> SAERun:
     """Measure (on report users), interpret and steer a trained SAE; write its files and metrics.json.
 
-    `recommender_dir` caches the frozen recommender's own ranking of the report users there, so
-    that the runs sharing one recommender compute it once.
+    It runs on this process's `sae_train.device`, wherever the SAE was trained (here, on Ray
+    Train workers, or in a Tune trial). `recommender_dir` caches the frozen recommender's own
+    ranking of the report users there, so that the runs sharing one recommender compute it once.
     """
-    device = torch.device(training.device)
+    device = resolve_device(config.sae_train.device)
     recommender.to(device)
     sae.to(device).eval()
     folds = sae_folds(split, config.sae_train)

@@ -192,7 +192,9 @@ class StudyResult:
     """One case study on the report users: before, the calibrated intervention, and the curves.
 
     `details` holds the study's own extra measures (promotion: median ranks; popularity:
-    mean popularity percentile), each before and after the calibrated intervention.
+    mean popularity percentile), each before and after the calibrated intervention. `chosen` is
+    the index in `curves` of the calibrated intervention's own dose-response (None in results
+    written before monorec recorded it).
     """
 
     subject: str
@@ -206,6 +208,13 @@ class StudyResult:
     calibration: Calibration
     curves: list[Curve]
     details: dict[str, float] = dataclasses.field(default_factory=dict)
+    chosen: int | None = None
+
+    @property
+    def chosen_curve(self) -> Curve:
+        if self.chosen is None:
+            raise ValueError(f"{self.subject}: this result predates the record of its chosen intervention")
+        return self.curves[self.chosen]
 
 
 @dataclasses.dataclass(frozen=True)

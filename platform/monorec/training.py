@@ -52,6 +52,25 @@ class TrainingTask(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How one training run is driven, whatever the model: the same for the recommender and the SAE.
+
+    checkpoint_dir: where the per-epoch checkpoint goes (None: no checkpoint, no resume).
+    fingerprint: the run's config hash; a checkpoint with another one is never resumed.
+    on_epoch: called with each epoch's stats on every rank (Ray Train and Tune report from it).
+    parallel: this process's place among data-parallel workers (one process by default).
+    """
+
+    checkpoint_dir: Path | None = None
+    fingerprint: str = ""
+    on_epoch: EpochCallback | None = None
+    parallel: DataParallel = DataParallel()
+
+    def checkpoint(self, name: str) -> Path | None:
+        return self.checkpoint_dir / name if self.checkpoint_dir is not None else None
+
+
 @dataclasses.dataclass
 class TrainResult:
     epochs: int
@@ -63,6 +82,11 @@ class TrainResult:
 
     def summary(self) -> TrainingSummary:
         return TrainingSummary(self.epochs, self.train_seconds, self.samples_per_second, self.final_loss, self.device)
+
+    @classmethod
+    def untrained(cls) -> TrainResult:
+        """The result of a model loaded as it is: no epochs."""
+        return cls.from_history([], "cpu")
 
     @classmethod
     def from_history(cls, history: list[dict], device: str) -> TrainResult:
@@ -79,20 +103,15 @@ class TrainResult:
 
 
 def fit(
-    task: TrainingTask,
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    checkpoint: Path | None = None,
-    fingerprint: str = "",
-    on_epoch: EpochCallback | None = None,
-    parallel: DataParallel = DataParallel(),
+    task: TrainingTask, optimizer: torch.optim.Optimizer, epochs: int, options: FitOptions, checkpoint_name: str
 ) -> TrainResult:
-    """Train `task.module` in place for `epochs`, resuming from `checkpoint` when it is this run's.
+    """Train `task.module` in place for `epochs`, resuming from its checkpoint when it is this run's.
 
-    `fingerprint` (a config hash) guards against resuming a different run. Under data
+    `options.fingerprint` (a config hash) guards against resuming a different run. Under data
     parallelism each process trains on its shard and only rank 0 writes the checkpoint;
-    `on_epoch(stats)` runs on every rank after the checkpoint is written.
+    `options.on_epoch(stats)` runs on every rank after the checkpoint is written.
     """
+    checkpoint, fingerprint, parallel = options.checkpoint(checkpoint_name), options.fingerprint, options.parallel
     stateful: dict[str, Stateful] = {task.name: task.module, "optimizer": optimizer, **task.random_state()}
     history = restore_training_state(checkpoint, fingerprint, stateful)
     task.module.train()
@@ -121,8 +140,8 @@ def fit(
         log.info("%s epoch %d/%d  %s", task.name, epoch + 1, epochs, _progress(stats))
         if checkpoint is not None and parallel.is_main:
             save_training_state(checkpoint, stateful, history, fingerprint)
-        if on_epoch is not None:
-            on_epoch(stats)
+        if options.on_epoch is not None:
+            options.on_epoch(stats)
     task.module.eval()
     return TrainResult.from_history(history, str(task.device))
 

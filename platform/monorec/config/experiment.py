@@ -13,6 +13,7 @@ from monorec.config.sae import CaseStudyConfig, InterpretConfig, SAEConfig, SAET
 from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
 from monorec.config.tune import TrackingConfig, TuneConfig
 from monorec.errors import ConfigError
+from monorec.kinds import KINDS, OPTIONAL_SETTINGS
 from monorec.typed import to_dict
 
 RECOMMENDER_SECTIONS = ("data", "model", "train", "eval")
@@ -40,11 +41,14 @@ class ExperimentConfig:
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
-        if self.train.sparse_embeddings and (self.ray.num_workers > 0 or self.model.kind not in ("mf", "ncf")):
-            raise ConfigError("train.sparse_embeddings is for MF and NCF trained in this process (ray.num_workers 0)")
-        if self.ray.num_workers > 0 and self.model.kind not in ("mf", "ncf"):
-            kind = self.model.kind
-            raise ConfigError(f"ray.num_workers > 0 trains MF or NCF only; model.kind {kind} trains in this process")
+        kind, traits = self.model.kind, self.model.traits
+        trainable = ", ".join(name for name, t in KINDS.items() if t.ray_train)
+        if self.train.sparse_embeddings and (self.ray.num_workers > 0 or not traits.ray_train):
+            raise ConfigError(
+                f"train.sparse_embeddings is for model.kind {trainable} trained in this process (ray.num_workers 0)"
+            )
+        if self.ray.num_workers > 0 and not traits.ray_train:
+            raise ConfigError(f"ray.num_workers > 0 trains model.kind {trainable}; {kind} trains in this process")
 
 
 @dataclasses.dataclass
@@ -108,11 +112,8 @@ def _identity(config: ExperimentConfig) -> dict:
     """
     values = to_dict(config)
     model = values["model"]
-    for source in ("embeddings", "module"):
-        if model[source] is None:
-            model.pop(source)
-    if model["kind"] != "lightgcn":
-        model.pop("layers")
+    for setting in OPTIONAL_SETTINGS - config.model.traits.own_settings:
+        model.pop(setting)
     if not values["train"]["sparse_embeddings"]:
         values["train"].pop("sparse_embeddings")
     return values

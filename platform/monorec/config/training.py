@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from monorec.config.checks import at_least, positive
 from monorec.errors import ConfigError
-
-ModelKind = Literal["mf", "ncf", "lightgcn", "als", "bpr", "embeddings", "module"]
+from monorec.kinds import KINDS, KindTraits, ModelKind
 
 
 @dataclasses.dataclass
@@ -76,9 +75,15 @@ class ModelConfig:
         at_least("model.layers", self.layers, 1)
         for size in self.hidden:
             at_least("model.hidden[]", size, 1)
-        for kind, spec in (("embeddings", self.embeddings), ("module", self.module)):
-            if (self.kind == kind) != (spec is not None):
-                raise ConfigError(f"model.{kind} is set exactly when model.kind is {kind} (kind is {self.kind})")
+        for traits in KINDS.values():  # `model.embeddings`, `model.module`: what a loaded kind reads
+            if traits.source is not None and (self.kind == traits.name) != (getattr(self, traits.source) is not None):
+                raise ConfigError(
+                    f"model.{traits.source} is set exactly when model.kind is {traits.name} (kind is {self.kind})"
+                )
+
+    @property
+    def traits(self) -> KindTraits:
+        return KINDS[self.kind]
 
 
 @dataclasses.dataclass

@@ -27,6 +27,20 @@ class PairSource(Protocol):
         ...
 
 
+def shuffled_batches(
+    columns: tuple[torch.Tensor, ...], batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
+    """A window's rows in a fresh random order, as (batch size, batch) mini-batches of every column.
+
+    One permutation on the device and one gather per batch: no DataLoader, since per-example
+    indexing would dominate on CPU. Every model monorec trains walks its windows this way.
+    """
+    order = torch.randperm(len(columns[0]), device=columns[0].device, generator=generator)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        yield len(batch), tuple(column[batch] for column in columns)
+
+
 def shuffled_layout(users: np.ndarray, items: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The pairs in the seeded random order every epoch walks (in memory, or written for Ray Data)."""
     order = np.random.default_rng(seed).permutation(len(users))

@@ -38,6 +38,7 @@ from monorec.sae import build_sae
 from monorec.sae.training import CHECKPOINT as SAE_CHECKPOINT
 from monorec.sae.training import SAETask, Validation, fit_sae, sae_folds
 from monorec.storage import load_checkpoint
+from monorec.training import FitOptions
 
 Stage = Literal["recommender", "sae"]
 CHECKPOINTS = {"recommender": (RECOMMENDER_CHECKPOINT, RecommenderTask.name), "sae": (SAE_CHECKPOINT, SAETask.name)}
@@ -108,6 +109,8 @@ def _worker(payload: dict) -> None:
             checkpoint = Checkpoint.from_directory(local) if parallel.is_main else None
             ray.train.report({k: v for k, v in stats.items() if isinstance(v, (int, float))}, checkpoint=checkpoint)
 
+        options = FitOptions(folder, payload["fingerprint"], report, parallel)
+
         if stage == "recommender":
             train = dataclasses.replace(config.train, device=str(device))
             model = build_recommender(config.model, payload["n_users"], payload["n_items"], train.seed)
@@ -115,11 +118,9 @@ def _worker(payload: dict) -> None:
             sampler = NegativeSampler(
                 keys, payload["n_items"], payload["item_counts"], train.negative_sampling, device, seed=train.seed
             )
-            fit_recommender(model, pairs, sampler, train, folder, payload["fingerprint"], report, parallel)
+            fit_recommender(model, pairs, sampler, train, options)
         else:
             recommender = payload_recommender(payload).to(device)
             sae = build_sae(config, recommender.embedding_dim)
             train = dataclasses.replace(config.sae_train, device=str(device))
-            fit_sae(
-                sae, recommender, pairs, payload["validation"], train, folder, payload["fingerprint"], report, parallel
-            )
+            fit_sae(sae, recommender, pairs, payload["validation"], train, options)

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from monorec.interpret.report import TOP_ITEMS_SHOWN
-from monorec.interpret.scan import Encoder, scan
+from monorec.sae.scan import Encoder, scan
 
 HISTOGRAM_BINS = 20
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from monorec.interpret.concepts import Concepts
-from monorec.interpret.scan import TopActivations
 from monorec.results import ConceptNeuron
+from monorec.sae.scan import TopActivations
 
 MISS_PERCENTILE = 100.0  # an inactive top-k item: as far from popular as an item can be
 

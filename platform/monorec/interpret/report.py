@@ -20,7 +20,6 @@ from monorec.interpret.neurons import (
     purity,
     top_decade_share,
 )
-from monorec.interpret.scan import TopActivations, scan
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.results import (
     ConceptNeuron,
@@ -32,6 +31,7 @@ from monorec.results import (
     PrefixLabel,
 )
 from monorec.sae.model import SparseAutoencoder
+from monorec.sae.scan import TopActivations, scan
 from monorec.storage import atomic_write
 
 TOP_ITEMS_SHOWN = 10

@@ -152,7 +152,7 @@ def _promotion(study: Study) -> StudyResult:
     target = Target("item_reach", k, at_least=settings.promote_min_reach, item_id=item_id, audience=audiences)
     report = audience(study.report_users)
     result = _steer(study, target, candidates, audience(study.calibrator.validation_users), report, harm="collateral")
-    after = study.scores(report.users, _chosen(candidates, result).at(result.calibration.report.strength))
+    after = study.scores(report.users, candidates[result.chosen].at(result.calibration.report.strength))
     ranks = {"before": _median_rank(report.before, item), "after": _median_rank(after, item)}
     subject = f"{data.items['name'].iloc[item]} ({settings.promote_concept}) to {', '.join(audiences) or 'everyone'}"
     return dataclasses.replace(
@@ -180,7 +180,7 @@ def _popularity(study: Study) -> StudyResult:
     result = _steer(
         study, Target("long_tail_share", FILTER_K, at_least=bound), candidates, validation, report, harm="ndcg"
     )
-    after = study.scores(report.users, _chosen(candidates, result).at(result.calibration.report.strength))
+    after = study.scores(report.users, candidates[result.chosen].at(result.calibration.report.strength))
 
     def mean_percentile(scores: torch.Tensor) -> float:
         return percentile[scores.topk(FILTER_K, dim=1).indices].mean().item()
@@ -205,7 +205,9 @@ def _steer(
         strength = found.strength if found.strength is not None else MAX_STRENGTH[candidate.edits[0].op]
         on_validation = validation.measure(study.scores(validation.users, candidate.at(strength)), strength)
         trials.append((found, on_validation, candidate))
-    found, _, best = max(trials, key=lambda trial: _preference(trial[0].strength is not None, trial[1], target, harm))
+    ranked = [_preference(found.strength is not None, point, target, harm) for found, point, _ in trials]
+    chosen = max(range(len(trials)), key=ranked.__getitem__)
+    found, _, best = trials[chosen]
     strength = found.strength if found.strength is not None else MAX_STRENGTH[best.edits[0].op]
     neurons = sorted({n for edit in best.edits for n in study.calibrator.steerer.neurons(edit.neuron)})
     where = "the item's code" if best.edits[0].item_ids else WHERE[best.tower]
@@ -225,6 +227,7 @@ def _steer(
             report.measure(study.scores(report.users, best.at(strength)), strength),
         ),
         curves=[_curve(study, report, candidate) for candidate in candidates],
+        chosen=chosen,
     )
 
 
@@ -236,10 +239,6 @@ def _preference(reached: bool, point: Steered, target: Target, harm: str) -> tup
 
 def _tower_phrase(tower: str) -> str:
     return f"suppress on {TOWER[tower]}"
-
-
-def _chosen(candidates: list[Candidate], result: StudyResult) -> Candidate:
-    return next(c for c in candidates if result.intervention.startswith(c.name))
 
 
 def _curve(study: Study, lists: Lists, candidate: Candidate) -> Curve:

@@ -6,17 +6,21 @@ from monorec.recommenders.factors import FactorModel
 from monorec.recommenders.lightgcn import LightGCN
 from monorec.recommenders.mf import MatrixFactorization
 from monorec.recommenders.ncf import NeuralCF
-from monorec.recommenders.persistence import (
+from monorec.recommenders.persistence import load_recommender, save_recommender
+from monorec.recommenders.registry import (
+    REGISTRY,
+    KindSpec,
     build_recommender,
-    load_recommender,
+    fit_recommender_kind,
+    kind_spec,
     recommender_from_state,
-    save_recommender,
 )
-from monorec.recommenders.sources import fit_recommender_kind
 from monorec.recommenders.training import TrainResult, train_recommender
 
 __all__ = [
+    "REGISTRY",
     "FactorModel",
+    "KindSpec",
     "LightGCN",
     "MatrixFactorization",
     "ModuleRecommender",
@@ -26,6 +30,7 @@ __all__ = [
     "TwoTowerRecommender",
     "build_recommender",
     "fit_recommender_kind",
+    "kind_spec",
     "load_recommender",
     "recommender_from_state",
     "save_recommender",

@@ -8,9 +8,15 @@ embedding (MF's biases) stays looked up by index.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from monorec.config import ModelConfig
 
 
 def embedding_tables(n_users: int, n_items: int, dim: int) -> tuple[nn.Embedding, nn.Embedding]:
@@ -36,6 +42,16 @@ class TwoTowerRecommender(nn.Module, ABC):
         super().__init__()
         self.n_users, self.n_items, self.embedding_dim = n_users, n_items, embedding_dim
         self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, embedding_dim)
+
+    @classmethod
+    def build(cls, config: ModelConfig, n_users: int, n_items: int) -> Self:
+        """A freshly initialised model of this class for `config` (the kinds monorec trains)."""
+        return cls(n_users, n_items, config.embedding_dim)
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> Self:
+        """An empty model of a saved `architecture()`, ready for `load_state_dict`."""
+        return cls(architecture["n_users"], architecture["n_items"], architecture["embedding_dim"])
 
     def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
         return _rows(self.user_embedding, user_idx)

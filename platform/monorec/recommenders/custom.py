@@ -26,12 +26,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from monorec.config import TorchModuleSpec
+from monorec.config import ExperimentConfig, TorchModuleSpec
 from monorec.data.dataset import InteractionData
+from monorec.data.split import Split
 from monorec.errors import ConfigError, DataError
 from monorec.recommenders.alignment import read_ids, row_order
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.storage import load_tensors
+from monorec.training import TrainResult
 
 SCORE_CHUNK_CELLS = 1 << 22  # (user, item) pairs scored at once by the pairwise fallback
 
@@ -71,6 +73,19 @@ class ModuleRecommender(TwoTowerRecommender):
 
     def architecture(self) -> dict:
         return {**super().architecture(), "source": self.source}
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> ModuleRecommender:
+        source = architecture["source"]
+        n_users, n_items, dim = architecture["n_users"], architecture["n_items"], architecture["embedding_dim"]
+        return cls(_instantiate(source), n_users, n_items, dim, source)
+
+
+def fit_custom_module(
+    config: ExperimentConfig, data: InteractionData, split: Split
+) -> tuple[ModuleRecommender, TrainResult]:
+    """`KindSpec.fit_external`: the towers `model.module` names, loaded as they are (nothing trains)."""
+    return load_custom_module(config.model.module, data), TrainResult.untrained()
 
 
 def load_custom_module(spec: TorchModuleSpec, data: InteractionData) -> ModuleRecommender:
@@ -113,13 +128,6 @@ def _check_score(towers: nn.Module, users: torch.Tensor, items: torch.Tensor, so
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def module_from_architecture(architecture: dict) -> ModuleRecommender:
-    """An empty `ModuleRecommender` of a saved architecture, ready for `load_state_dict`."""
-    source = architecture["source"]
-    n_users, n_items, dim = architecture["n_users"], architecture["n_items"], architecture["embedding_dim"]
-    return ModuleRecommender(_instantiate(source), n_users, n_items, dim, source)
 
 
 def resolved_path(path: str) -> str:

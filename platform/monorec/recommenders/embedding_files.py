@@ -13,11 +13,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monorec.config import EmbeddingFiles
+from monorec.config import EmbeddingFiles, ExperimentConfig
 from monorec.data.dataset import InteractionData
+from monorec.data.split import Split
 from monorec.errors import DataError
 from monorec.recommenders.alignment import load_npy, read_ids, row_order
 from monorec.recommenders.factors import FactorModel
+from monorec.training import TrainResult
+
+KIND = "embeddings"
+
+
+def fit_embedding_files(
+    config: ExperimentConfig, data: InteractionData, split: Split
+) -> tuple[FactorModel, TrainResult]:
+    """`KindSpec.fit_external`: the tables `model.embeddings` names, loaded as they are (nothing trains)."""
+    return load_embedding_files(config.model.embeddings, data), TrainResult.untrained()
 
 
 def load_embedding_files(spec: EmbeddingFiles, data: InteractionData) -> FactorModel:
@@ -29,7 +40,7 @@ def load_embedding_files(spec: EmbeddingFiles, data: InteractionData) -> FactorM
     user_rows = row_order(user_ids, data.user_ids, "user", spec.users)
     item_rows = row_order(item_ids, data.item_ids, "item", spec.items)
     return FactorModel.from_factors(
-        "embeddings",
+        KIND,
         users[user_rows],
         items[item_rows],
         item_bias=item_bias[item_rows] if item_bias is not None else None,

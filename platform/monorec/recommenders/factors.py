@@ -13,8 +13,6 @@ import torch
 
 from monorec.recommenders.mf import MatrixFactorization
 
-FACTOR_KINDS = ("als", "bpr", "lightgcn", "embeddings")
-
 
 class FactorModel(MatrixFactorization):
     """MF's score function over factors learned elsewhere; biases are zero unless given."""
@@ -22,6 +20,11 @@ class FactorModel(MatrixFactorization):
     def __init__(self, kind: str, n_users: int, n_items: int, embedding_dim: int, biased: bool = False) -> None:
         super().__init__(n_users, n_items, embedding_dim)
         self.kind, self.biased = kind, biased
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> FactorModel:
+        sizes = (architecture[key] for key in ("n_users", "n_items", "embedding_dim"))
+        return cls(architecture["kind"], *sizes, biased=architecture["biased"])
 
     @classmethod
     def from_factors(

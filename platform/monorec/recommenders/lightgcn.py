@@ -8,31 +8,60 @@ Training propagates the whole graph for every mini-batch (sparse-dense products 
 PyTorch) and minimises BPR on (user, positive, fresh negative) triplets, plus `weight_decay`
 times the batch's squared layer-0 embeddings, as the paper does. Once trained, the propagated
 embeddings are fixed: `frozen()` is a `FactorModel`, the form the SAE explains and steering edits.
+While it trains, a `LightGCN` is itself a `TwoTowerRecommender` whose embeddings are the
+propagated ones, so it ranks and evaluates like any other model.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from monorec.config import TrainConfig
+from monorec.data.pairs import shuffled_batches
 from monorec.data.split import Split
 from monorec.parallel import DataParallel
-from monorec.recommenders.base import embedding_tables
+from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.factors import FactorModel
-from monorec.recommenders.training import RecommenderTask
+from monorec.recommenders.training import RecommenderTask, train_recommender
+from monorec.training import FitOptions, TrainResult
+
+if TYPE_CHECKING:
+    from monorec.config import ModelConfig
 
 
-class LightGCN(nn.Module):
+class LightGCN(TwoTowerRecommender):
+    kind = "lightgcn"
+
     def __init__(self, n_users: int, n_items: int, embedding_dim: int, layers: int = 3) -> None:
-        super().__init__()
-        self.n_users, self.n_items, self.layers = n_users, n_items, layers
-        self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, embedding_dim)
+        super().__init__(n_users, n_items, embedding_dim)
+        self.layers = layers
         self.graph: torch.Tensor | None = None  # set by `attach`; not a parameter, not checkpointed
+
+    @classmethod
+    def build(cls, config: ModelConfig, n_users: int, n_items: int) -> LightGCN:
+        return cls(n_users, n_items, config.embedding_dim, config.layers)
+
+    def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
+        users = self.propagate()[0]
+        return users if user_idx is None else users[user_idx]
+
+    def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
+        items = self.propagate()[1]
+        return items if item_idx is None else items[item_idx]
+
+    def logits(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        return (user_emb * item_emb).sum(-1)
+
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        return user_emb @ item_emb.T
 
     def attach(self, split: Split) -> LightGCN:
         """Build the normalised adjacency of the split's training interactions (it follows the model's device)."""
@@ -90,6 +119,14 @@ class SymmetricProduct(torch.autograd.Function):
         return None, ctx.graph @ grad
 
 
+def train_lightgcn(
+    model: LightGCN, split: Split, config: TrainConfig, options: FitOptions
+) -> tuple[FactorModel, TrainResult]:
+    """BPR training over the split's graph, then the propagated embeddings frozen as a factor model."""
+    result = train_recommender(model.attach(split), split, config, options, task_type=BPRTask)
+    return model.frozen(), result
+
+
 class BPRTask(RecommenderTask):
     """LightGCN's epoch: every training positive once, paired with a fresh negative, BPR loss."""
 
@@ -97,11 +134,8 @@ class BPRTask(RecommenderTask):
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
         step = parallel.local_batch_size(self.batch_size)
-        for users, positives, negatives in self.windows(parallel):
-            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
-            for start in range(0, len(order), step):
-                batch = order[start : start + step]
-                yield len(batch), (users[batch], positives[batch], negatives[batch])
+        for window in self.windows(parallel):
+            yield from shuffled_batches(window, step, self.shuffle)
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         users, positives, negatives = batch

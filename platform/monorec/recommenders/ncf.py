@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from monorec.recommenders.base import TwoTowerRecommender
+
+if TYPE_CHECKING:
+    from monorec.config import ModelConfig
 
 
 class NeuralCF(TwoTowerRecommender):
@@ -23,6 +27,15 @@ class NeuralCF(TwoTowerRecommender):
         for size_in, size_out in itertools.pairwise(sizes[1:]):
             layers += [nn.ReLU(), nn.Linear(size_in, size_out)]
         self.rest = nn.Sequential(*layers, nn.ReLU(), nn.Linear(sizes[-1], 1))
+
+    @classmethod
+    def build(cls, config: ModelConfig, n_users: int, n_items: int) -> NeuralCF:
+        return cls(n_users, n_items, config.embedding_dim, config.hidden)
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> NeuralCF:
+        sizes = (architecture[key] for key in ("n_users", "n_items", "embedding_dim", "hidden"))
+        return cls(*sizes)
 
     def logits(
         self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor

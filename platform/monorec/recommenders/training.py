@@ -10,7 +10,6 @@ would dominate on CPU. The loop itself (checkpoints, resume, data parallelism, p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -18,12 +17,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from monorec.config import TrainConfig
-from monorec.data.pairs import InMemoryPairs, PairSource
+from monorec.data.pairs import InMemoryPairs, PairSource, shuffled_batches
 from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
-from monorec.devices import resolve_device
+from monorec.devices import fused_adam, resolve_device
 from monorec.parallel import DataParallel
-from monorec.training import EpochCallback, TrainResult, fit
+from monorec.recommenders.base import TwoTowerRecommender
+from monorec.training import FitOptions, TrainResult, fit
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -56,10 +56,7 @@ class RecommenderTask:
             users = torch.cat([positives, positives])
             items = torch.cat([items, negatives])
             labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(positives))]).to(self.device)
-            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
-            for start in range(0, len(order), step):
-                batch = order[start : start + step]
-                yield len(batch), (users[batch], items[batch], labels[batch])
+            yield from shuffled_batches((users, items, labels), step, self.shuffle)
 
     def windows(self, parallel: DataParallel) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """One epoch as shuffle windows of (user, positive item, fresh negative item) triplets."""
@@ -80,21 +77,25 @@ class RecommenderTask:
         return {}
 
 
+def train_bce(
+    model: TwoTowerRecommender, split: Split, config: TrainConfig, options: FitOptions
+) -> tuple[TwoTowerRecommender, TrainResult]:
+    """MF's and NCF's training (`KindSpec.train`): BCE in place, the model itself is the frozen result."""
+    return model, train_recommender(model, split, config, options)
+
+
 def train_recommender(
     model: nn.Module,
     split: Split,
     config: TrainConfig,
-    checkpoint_dir: Path | None = None,
-    fingerprint: str = "",
-    on_epoch: EpochCallback | None = None,
-    parallel: DataParallel = DataParallel(),
+    options: FitOptions = FitOptions(),
     task_type: type[RecommenderTask] = RecommenderTask,
 ) -> TrainResult:
     """Train `model` in place on the split's pairs held in memory (checkpoints and resume as `fit`)."""
-    device = resolve_device(config.device)
+    device, parallel = resolve_device(config.device), options.parallel
     pairs = InMemoryPairs(split.train_users, split.train_items, config.shuffle_window, config.seed, device, parallel)
     sampler = NegativeSampler.from_split(split, config.negative_sampling, device, seed=config.seed)
-    return fit_recommender(model, pairs, sampler, config, checkpoint_dir, fingerprint, on_epoch, parallel, task_type)
+    return fit_recommender(model, pairs, sampler, config, options, task_type)
 
 
 def fit_recommender(
@@ -102,10 +103,7 @@ def fit_recommender(
     pairs: PairSource,
     sampler: NegativeSampler,
     config: TrainConfig,
-    checkpoint_dir: Path | None = None,
-    fingerprint: str = "",
-    on_epoch: EpochCallback | None = None,
-    parallel: DataParallel = DataParallel(),
+    options: FitOptions = FitOptions(),
     task_type: type[RecommenderTask] = RecommenderTask,
 ) -> TrainResult:
     """Train `model` in place on any pair source (memory, or a Ray Data shard on a Train worker)."""
@@ -115,10 +113,9 @@ def fit_recommender(
     if config.sparse_embeddings:
         optimizer = RowwiseAdam(model, config.lr, device)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=decay, **fused(device))
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=decay, **fused_adam(device))
     task = task_type(model, pairs, sampler, config, device)
-    checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
-    return fit(task, optimizer, config.epochs, checkpoint, fingerprint, on_epoch, parallel)
+    return fit(task, optimizer, config.epochs, options, CHECKPOINT)
 
 
 class RowwiseAdam:
@@ -136,7 +133,7 @@ class RowwiseAdam:
         rest = [p for p in model.parameters() if id(p) not in table_ids]
         self.parts = [torch.optim.SparseAdam([t.weight for t in tables], lr=lr)]
         if rest:
-            self.parts.append(torch.optim.Adam(rest, lr=lr, **fused(device)))
+            self.parts.append(torch.optim.Adam(rest, lr=lr, **fused_adam(device)))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for part in self.parts:
@@ -152,8 +149,3 @@ class RowwiseAdam:
     def load_state_dict(self, state: dict) -> None:
         for i, part in enumerate(self.parts):
             part.load_state_dict(state[str(i)])
-
-
-def fused(device: torch.device) -> dict:
-    """Adam's fused kernel on CUDA (one launch per step instead of one per parameter); default elsewhere."""
-    return {"fused": True} if device.type == "cuda" else {}

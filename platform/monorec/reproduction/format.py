@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from monorec.kinds import KINDS
 from monorec.reproduction.records import SAERecord
 
 DATASET_NAMES = {"ml1m": "MovieLens-1M", "lastfm": "Last.FM HetRec-2011", "synthetic": "synthetic (planted concepts)"}
@@ -40,14 +41,16 @@ def dataset_of(cell: str) -> str:
     return cell.rsplit("_", 1)[0]
 
 
-MODEL_NAMES = {"mf": "MF", "ncf": "NCF", "als": "ALS", "bpr": "BPR", "lightgcn": "LightGCN", "embeddings": "factors"}
+def kind_of(cell: str) -> str:
+    """`als` for ml1m_als64 (`plan.cell_name`)."""
+    return cell.rsplit("_", 1)[1].rstrip("0123456789")
 
 
 def model_of(cell: str) -> str:
     """`MF` for ml1m_mf, `ALS (d 64)` for ml1m_als64 (`plan.cell_name`)."""
-    model = cell.rsplit("_", 1)[1]
-    kind, width = model.rstrip("0123456789"), model[len(model.rstrip("0123456789")) :]
-    name = MODEL_NAMES.get(kind, kind)
+    kind = kind_of(cell)
+    width = cell.rsplit("_", 1)[1].removeprefix(kind)
+    name = KINDS[kind].display if kind in KINDS else kind
     return f"{name} (d {width})" if width else name
 
 

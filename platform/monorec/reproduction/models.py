@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from monorec.reproduction.format import dataset_name, dataset_of, model_of, stat, table
-from monorec.reproduction.plan import PAPER_MODELS
+from monorec.kinds import KINDS, REFERENCE_KIND
+from monorec.reproduction.format import dataset_name, dataset_of, kind_of, model_of, stat, table
 from monorec.reproduction.records import Runs, SAERecord
 
 PURE = 0.9  # a concept counts as found when its best neuron reaches this purity@10
@@ -72,7 +72,7 @@ def _explanation_table(runs: Runs, dataset: str) -> str:
         "",
         table([*header, f"truncated RBO@{depth}", "seeds"], rows),
     ]
-    reference = f"{dataset}_mf"
+    reference = f"{dataset}_{REFERENCE_KIND}"
     if reference in measures:
         names = ("concepts found", "mean purity@10", f"truncated RBO@{depth}")
         lines.append("")
@@ -106,4 +106,4 @@ def _verdict(model: tuple[list[float], ...], mf: tuple[list[float], ...], names:
 
 
 def _others(runs: Runs, dataset: str) -> bool:
-    return any(dataset_of(c) == dataset and c.rsplit("_", 1)[1] not in PAPER_MODELS for c in runs)
+    return any(dataset_of(c) == dataset and not KINDS[kind_of(c)].paper for c in runs)

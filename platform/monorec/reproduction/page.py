@@ -184,8 +184,7 @@ def _dose_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, floa
     frame: dict = {}
     for cell, studies in _seed0(runs).items():
         for name, study in studies.items():
-            curve = next(c for c in study.curves if c.tower == study.tower)
-            points = [(p.strength, p.effect, p.collateral_rbo, p.ndcg) for p in curve.points]
+            points = [(p.strength, p.effect, p.collateral_rbo, p.ndcg) for p in study.chosen_curve.points]
             frame.setdefault(cell, {})[name] = points
     return frame
 

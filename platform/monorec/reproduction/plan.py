@@ -23,17 +23,14 @@ class Variant:
     config: ExperimentConfig
 
 
-PAPER_MODELS = ("mf", "ncf")  # their cells keep the paper's names
-SIZED_MODELS = ("als", "bpr", "lightgcn")  # their cells add `model.embedding_dim`, which varies between cells
-
-
 def cell_name(config: ExperimentConfig) -> str:
     """`ml1m_mf` for the paper's models, `ml1m_als64` for the other models trained from config.
 
-    Models loaded from files or modules have their own width, not the config's: kind alone.
+    Models loaded from files or modules have their own width, not the config's: kind alone
+    (`KindTraits.sized`).
     """
     model = config.model
-    width = str(model.embedding_dim) if model.kind in SIZED_MODELS else ""
+    width = str(model.embedding_dim) if model.traits.sized else ""
     return f"{config.data.dataset}_{model.kind}{width}"
 
 

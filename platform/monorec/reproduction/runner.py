@@ -8,7 +8,6 @@ config hash, so an interrupted reproduction resumes where it stopped. `force` re
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import shutil
@@ -22,7 +21,8 @@ import torch
 from monorec.config import ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
 from monorec.data import load_dataset
 from monorec.errors import ConfigError
-from monorec.pipeline import run_recommender, run_sae
+from monorec.extras import missing_module
+from monorec.pipeline import check_extras, run_recommender, run_sae
 from monorec.reproduction.page import write_page
 from monorec.reproduction.plan import Variant, cell_name, cell_plan
 from monorec.reproduction.records import RECOMMENDER, RecommenderRecord, SAERecord, finished, write_record
@@ -76,12 +76,8 @@ def _select(
         available = ", ".join(cell_name(c) for c in cells)
         wanted = f"datasets={sorted(datasets or [])} models={sorted(models or [])}"
         raise ConfigError(f"no cell matches {wanted}; cells: {available}")
-    needs_implicit = [cell_name(c) for c in chosen if c.model.kind in ("als", "bpr")]
-    if needs_implicit and importlib.util.find_spec("implicit") is None:
-        raise ConfigError(
-            f"cells {', '.join(needs_implicit)} need the `implicit` library: pip install 'monorec[implicit]' "
-            "(or leave them out with --models mf,ncf,lightgcn)"
-        )
+    for cell in chosen:
+        check_extras(cell)
     return chosen
 
 
@@ -135,34 +131,32 @@ def _machine(device: str) -> str:
 
 def _track_cell(base: ExperimentConfig, runs: Computed, results_dir: Path) -> None:
     """One parent MLflow run per cell (the page and figures attached), one child per SAE run."""
-    try:
-        from monorec.tracking import log_job_run, tracking_uri
-    except ImportError:  # the core install: the results are on disk, MLflow is an extra
+    if missing_module("mlflow") is not None:  # the core install: the results are on disk, MLflow is an extra
         log.info("tracking skipped for %s: mlflow is not installed (pip install 'monorec[mlflow]')", cell_name(base))
         return
-    uri = tracking_uri(base.tracking.uri)
+    from monorec.tracking import Tracker
+
+    tracker = Tracker(base.tracking.uri)
     figures = sorted(results_dir.glob("*.png"))
     seeds = [mlflow_metrics(record.run) for _, _, record in runs if record.kind == "relu" and record.is_base]
     common = set.intersection(*(set(m) for m in seeds)) if seeds else set()
     summary = {name: float(np.mean([m[name] for m in seeds])) for name in sorted(common)}
-    parent = log_job_run(
+    parent = tracker.log_job_run(
         "reproduce",
         base,
         summary,
         results_dir / "metrics" / cell_name(base),
-        uri,
         run_name=f"reproduce-{cell_name(base)}",
         artifacts=[results_dir / "README.md", *figures],
     )
     for variant, output_dir, record in runs:
-        log_job_run(
+        tracker.log_job_run(
             "reproduce",
             variant.config,
             mlflow_metrics(record.run),
             output_dir,
-            uri,
             run_name=variant.name,
             parent_run_id=parent,
             series=mlflow_series(record.run),
         )
-    log.info("%s: MLflow parent run %s with %d child runs (%s)", cell_name(base), parent, len(runs), uri)
+    log.info("%s: MLflow parent run %s with %d child runs (%s)", cell_name(base), parent, len(runs), tracker.uri)

@@ -13,24 +13,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from monorec.config import SAETrainConfig
-from monorec.data.pairs import InMemoryPairs, PairSource
+from monorec.data.pairs import InMemoryPairs, PairSource, shuffled_batches
 from monorec.data.split import Split, UserFolds, split_users
-from monorec.devices import resolve_device
+from monorec.devices import fused_adam, resolve_device
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import rows_per_tile
-from monorec.interpret.scan import scan
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.recommenders.training import fused
 from monorec.sae.losses import sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
-from monorec.training import EpochCallback, TrainResult, fit
+from monorec.sae.scan import scan
+from monorec.training import FitOptions, TrainResult, fit
 
 CHECKPOINT = "sae_checkpoint.pt"
 ENCODE_CHUNK = 65536  # users or items encoded at once by the per-epoch checks
@@ -112,13 +110,10 @@ class SAETask:
     def random_state(self) -> dict[str, torch.Generator]:
         return {"shuffle_rng": self.shuffle}
 
-    def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, torch.Tensor]]]:
+    def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
         step = parallel.local_batch_size(self.config.batch_size)
-        for users, items in self.pairs.windows():
-            order = torch.randperm(len(users), device=self.device, generator=self.shuffle)
-            for start in range(0, len(order), step):
-                batch = order[start : start + step]
-                yield len(batch), (users[batch], items[batch])
+        for window in self.pairs.windows():
+            yield from shuffled_batches(window, step, self.shuffle)
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         users, items = batch
@@ -145,14 +140,11 @@ def train_sae(
     recommender: TwoTowerRecommender,
     split: Split,
     config: SAETrainConfig,
-    checkpoint_dir: Path | None = None,
-    fingerprint: str = "",
-    on_epoch: EpochCallback | None = None,
-    parallel: DataParallel = DataParallel(),
+    options: FitOptions = FitOptions(),
 ) -> TrainResult:
     """Train `sae` in place through the frozen `recommender` on the SAE-train users' pairs, in memory."""
-    pairs, validation = in_memory_inputs(split, config, resolve_device(config.device), parallel)
-    return fit_sae(sae, recommender, pairs, validation, config, checkpoint_dir, fingerprint, on_epoch, parallel)
+    pairs, validation = in_memory_inputs(split, config, resolve_device(config.device), options.parallel)
+    return fit_sae(sae, recommender, pairs, validation, config, options)
 
 
 def in_memory_inputs(
@@ -171,16 +163,12 @@ def fit_sae(
     pairs: PairSource,
     validation: Validation,
     config: SAETrainConfig,
-    checkpoint_dir: Path | None = None,
-    fingerprint: str = "",
-    on_epoch: EpochCallback | None = None,
-    parallel: DataParallel = DataParallel(),
+    options: FitOptions = FitOptions(),
 ) -> TrainResult:
     """Train `sae` in place on any pair source (checkpoints and resume as `fit`)."""
     device = resolve_device(config.device)
     recommender = freeze(recommender.to(device))
     sae.to(device)
-    optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr, **fused(device))
+    optimizer = torch.optim.Adam(sae.parameters(), lr=config.lr, **fused_adam(device))
     task = SAETask(sae, recommender, pairs, validation, config, device)
-    checkpoint = checkpoint_dir / CHECKPOINT if checkpoint_dir is not None else None
-    return fit(task, optimizer, config.epochs, checkpoint, fingerprint, on_epoch, parallel)
+    return fit(task, optimizer, config.epochs, options, CHECKPOINT)

@@ -10,21 +10,20 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from mlflow import MlflowClient
 from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from monorec import tracking
 from monorec.config import ExperimentConfig
 from monorec.data import load_split
 from monorec.distributed import init_ray, storage_path
 from monorec.distributed.payload import make_payload
-from monorec.errors import ConfigError
+from monorec.errors import ConfigError, SearchError
 from monorec.paths import monorec_home
 from monorec.pipeline import trained_recommender
 from monorec.results import TuneRun
+from monorec.tracking import Tracker, experiment_path, model_name, run_tags, source_tags
 from monorec.tune.finish import finish_search
 from monorec.tune.search import INFEASIBLE, check_searchable, recommender_cache, run_trial, search_space
 from monorec.typed import to_dict
@@ -36,33 +35,32 @@ TABLE_COLUMNS = ("trial", "objective", "monosemanticity", "fidelity", "dead_rati
 def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -> TuneRun:
     """Search, then evaluate, bundle and register the best trial."""
     check_searchable(config)
-    uri = tracking.tracking_uri(config.tracking.uri)
-    log.info("MLflow tracking store: %s", uri)
-    client = tracking.client(uri)
-    experiment = tracking.experiment_id(client, tracking.model_name(config))
+    tracker = Tracker(config.tracking.uri)
+    log.info("MLflow tracking store: %s", tracker.uri)
+    experiment = tracker.experiment(model_name(config))
     recommender = trained_recommender(config, recommender_cache(config))
     data, split = load_split(config.data)
-    tags = tracking.run_tags(config, data.checksum)
+    tags = {**run_tags(config, data.checksum), **source_tags("tune_sae")}  # the runs table's Source column
     init_ray()
     storage = _storage(config)
     path = f"{storage}/{config.tune.name}"
-    parent = tracking.search_run(client, experiment, path, tags, resume)
-    tracking.log_params(client, parent, to_dict(config))
+    parent = tracker.search_run(experiment, path, tags, resume)
+    tracker.log_params(parent, to_dict(config))
 
-    extra = {"tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent, "tags": tags}
+    extra = {"tracking_uri": tracker.uri, "experiment_id": experiment, "parent_run_id": parent, "tags": tags}
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, payload=make_payload(config, recommender, **extra)),
         {"cpu": config.tune.cpus_per_trial, "gpu": config.tune.gpus_per_trial},
     )
     results = _tuner(config, trainable, storage, path, resume).fit()
     trials = _trial_table(results)
-    _close_trial_runs(client, trials, config.sae_train.epochs)
+    _close_trial_runs(tracker, trials, config.sae_train.epochs)
     if trials.empty or (trials["objective"] <= INFEASIBLE).all():
-        raise ConfigError("no feasible trial: every trial failed or exceeded tune.max_dead_ratio")
+        raise SearchError("no feasible trial: every trial failed or exceeded tune.max_dead_ratio")
     best = results.get_best_result(metric="objective", mode="max", scope="all")
-    run = finish_search(client, parent, config, best, trials, recommender, data, split, output_dir)
-    client.set_terminated(parent)
-    _print_table(trials, run, uri)
+    run = finish_search(tracker, parent, config, best, trials, recommender, data, split, output_dir)
+    tracker.terminate(parent)
+    _print_table(trials, run, tracker.uri, experiment)
     return run
 
 
@@ -106,16 +104,17 @@ def _trial_table(results: ResultGrid) -> pd.DataFrame:
     return table.sort_values("objective", ascending=False) if not table.empty else pd.DataFrame(columns=TABLE_COLUMNS)
 
 
-def _close_trial_runs(client: MlflowClient, trials: pd.DataFrame, epochs: int) -> None:
+def _close_trial_runs(tracker: Tracker, trials: pd.DataFrame, epochs: int) -> None:
     """Mark each trial's run FINISHED if it trained every epoch, KILLED if ASHA stopped it early."""
     for run_id, epoch in zip(trials.get("mlflow_run_id", []), trials.get("epoch", [])):
-        client.set_terminated(run_id, status="FINISHED" if epoch >= epochs else "KILLED")
+        tracker.terminate(run_id, status="FINISHED" if epoch >= epochs else "KILLED")
 
 
-def _print_table(trials: pd.DataFrame, run: TuneRun, uri: str) -> None:
+def _print_table(trials: pd.DataFrame, run: TuneRun, uri: str, experiment: str) -> None:
     columns = [c for c in (*TABLE_COLUMNS[:5], *run.params, "epoch") if c in trials]
     print(trials[list(dict.fromkeys(columns))].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     registered = run.registered
     if registered is not None:
         print(f"\nbest trial registered as {registered.name} version {registered.version} (alias @{registered.alias})")
     print(f"compare the trials: mlflow ui --backend-store-uri {uri}")
+    print(f"then open http://127.0.0.1:5000/{experiment_path(experiment)}")

@@ -12,29 +12,30 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from mlflow import MlflowClient
 from ray.tune import Result
 
-from monorec import plots, tracking
-from monorec.bundle import manifest_digest, write_bundle
+from monorec import plots
+from monorec.bundle import BundleSource, manifest_digest, write_bundle
 from monorec.config import ExperimentConfig, recommender_hash
 from monorec.data import InteractionData, Split
+from monorec.devices import resolve_device
 from monorec.interpret import item_concepts
 from monorec.interpret.neurons import purity
-from monorec.interpret.scan import TopActivations
 from monorec.pipeline import finish_sae
 from monorec.recommenders import TwoTowerRecommender
 from monorec.results import RegisteredModel, TrainingSummary, TuneRun, mlflow_metrics, write_result
 from monorec.sae import SparseAutoencoder, build_sae
+from monorec.sae.scan import TopActivations
 from monorec.sae.training import CHECKPOINT
 from monorec.storage import load_checkpoint
+from monorec.tracking import Tracker, model_name
 from monorec.tune.search import INFEASIBLE, PURITY_K, recommender_cache, with_params
 
 BUNDLE = "bundle"
 
 
 def finish_search(
-    client: MlflowClient,
+    tracker: Tracker,
     parent: str,
     config: ExperimentConfig,
     best: Result,
@@ -48,22 +49,25 @@ def finish_search(
     best_config = with_params(config, dict(best.config))
     sae = _best_sae(best, best_config, recommender)
     epochs = int(best.metrics["epoch"])
-    training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), "cpu")
+    device = str(resolve_device(best_config.sae_train.device))  # where finish_sae evaluates it, on this driver
+    training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), device)
     reference = {"path": str(recommender_cache(config)), "config_hash": recommender_hash(config)}
     cache = recommender_cache(config)
     sae_run = finish_sae(sae, recommender, data, split, best_config, training, output_dir, reference, cache)
     neurons = pd.read_csv(output_dir / "neurons.csv")
-    bundle = write_bundle(output_dir / BUNDLE, recommender, sae, neurons, data, split, best_config, sae_run)
+    source = BundleSource(recommender, sae, neurons, data, split, best_config, sae_run)
+    bundle = write_bundle(output_dir / BUNDLE, source)
     trials.to_csv(output_dir / "trials.csv", index=False)
     figures = _plots(sae, recommender, data, neurons, trials, output_dir / "plots")
-    name = tracking.model_name(config)
-    tracking.log_metrics(client, parent, mlflow_metrics(sae_run))
+    name = model_name(config)
+    tracker.log_metrics(parent, mlflow_metrics(sae_run))
+    tracker.log_dataset(parent, config, data.checksum)
     for artifact in ("metrics.json", "trials.csv", "report.md", "neurons.csv"):
-        client.log_artifact(parent, str(output_dir / artifact))
-    client.log_artifacts(parent, str(figures), "plots")
-    client.log_artifacts(parent, str(bundle), BUNDLE)
+        tracker.log_artifact(parent, output_dir / artifact)
+    tracker.log_artifacts(parent, figures, "plots")
+    tracker.log_artifacts(parent, bundle, BUNDLE)
     alias, digest = config.tracking.register_alias, manifest_digest(bundle)
-    version = tracking.register_bundle(client, name, parent, BUNDLE, alias, digest)
+    version = tracker.register_bundle(name, parent, BUNDLE, alias, digest)
     run = TuneRun(
         objective=float(best.metrics["objective"]),
         monosemanticity=float(best.metrics["monosemanticity"]),
@@ -72,7 +76,7 @@ def finish_search(
         sae=sae_run,
         registered=RegisteredModel(name, version, config.tracking.register_alias),
     )
-    tracking.log_metrics(client, parent, mlflow_metrics({"objective": run.objective}, "tune/"))
+    tracker.log_metrics(parent, mlflow_metrics({"objective": run.objective}, "tune/"))
     write_result(run, output_dir / "metrics.json")
     return run
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from monorec import tracking
 from monorec.config import ExperimentConfig, recommender_hash, run_hash
 from monorec.config.tune import SEARCHABLE
 from monorec.data import load_split
@@ -30,11 +29,13 @@ from monorec.distributed.payload import payload_config, payload_recommender, res
 from monorec.errors import ConfigError
 from monorec.interpret import item_concepts
 from monorec.interpret.neurons import monosemanticity, purity
-from monorec.interpret.scan import scan
 from monorec.paths import monorec_home
 from monorec.recommenders import TwoTowerRecommender
 from monorec.results import TrialReport, mlflow_metrics
 from monorec.sae import SparseAutoencoder, build_sae, train_sae
+from monorec.sae.scan import scan
+from monorec.tracking import Tracker
+from monorec.training import FitOptions
 from monorec.typed import to_dict
 
 INFEASIBLE = -1.0
@@ -120,12 +121,10 @@ def run_trial(params: dict, payload: dict) -> None:
     data, split = load_split(config.data)
     concepts = item_concepts(data)
     genres = concepts.matrix[:, concepts.family("genre")]
-    client = tracking.client(payload["tracking_uri"])
+    tracker = Tracker(payload["tracking_uri"])
     trial_name = tune.get_context().get_trial_name()
-    run_id = tracking.nested_run(
-        client, payload["experiment_id"], payload["parent_run_id"], trial_name, payload["tags"]
-    )
-    tracking.log_params(client, run_id, {"trial": params, "sae": to_dict(config.sae)})
+    run_id = tracker.nested_run(payload["experiment_id"], payload["parent_run_id"], trial_name, payload["tags"])
+    tracker.log_params(run_id, {"trial": params, "sae": to_dict(config.sae)})
     sae = build_sae(config, recommender.embedding_dim)
     with tempfile.TemporaryDirectory() as local:
         restore_checkpoint(tune.get_checkpoint(), Path(local))
@@ -135,8 +134,8 @@ def run_trial(params: dict, payload: dict) -> None:
             sae.train()
             epoch_stats = {name: value for name, value in stats.items() if name not in ("epoch", "samples")}
             metrics = {**mlflow_metrics(report, "tune/"), **mlflow_metrics(epoch_stats, "train/")}
-            tracking.log_metrics(client, run_id, metrics, step=report.epoch)
+            tracker.log_metrics(run_id, metrics, step=report.epoch)
             tune.report({**to_dict(report), "mlflow_run_id": run_id}, checkpoint=tune.Checkpoint.from_directory(local))
 
         # The run is closed by the driver: ASHA may stop this function at any report.
-        train_sae(sae, recommender, split, config.sae_train, Path(local), run_hash(config), on_epoch)
+        train_sae(sae, recommender, split, config.sae_train, FitOptions(Path(local), run_hash(config), on_epoch))
