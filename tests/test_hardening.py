@@ -182,3 +182,17 @@ def test_mlflow_calls_retry_while_sqlite_is_locked(monkeypatch):
     assert tracking.retrying(flaky, 21) == 42 and len(calls) == 3
     with pytest.raises(ValueError, match="other"):
         tracking.retrying(lambda: (_ for _ in ()).throw(ValueError("other")))  # other errors are not retried
+
+    class LockedTwice:  # every Tracker call goes through the retry, not only some
+        def __init__(self):
+            self.batches = 0
+
+        def log_batch(self, run_id, metrics=(), params=()):
+            self.batches += 1
+            if self.batches < 3:
+                raise RuntimeError("(sqlite3.OperationalError) database is locked")
+
+    tracker = tracking.Tracker("sqlite:///unused.db")
+    tracker._client = LockedTwice()
+    tracker.log_metrics("run", {"loss": 0.5})
+    assert tracker._client.batches == 3

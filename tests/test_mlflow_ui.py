@@ -18,7 +18,7 @@ pytest.importorskip("mlflow")
 playwright = pytest.importorskip("playwright.sync_api")
 
 from monorec.config import ExperimentConfig  # noqa: E402
-from monorec.tracking import client, experiment_id, experiment_path, log_job_run, model_name  # noqa: E402
+from monorec.tracking import Tracker, experiment_path, model_name  # noqa: E402
 
 
 def _free_port() -> int:
@@ -36,8 +36,9 @@ def test_runs_table_opens_with_dataset_and_source(tmp_path):
     output = tmp_path / "run"
     output.mkdir()
     (output / "report.md").write_text("# report\n")
-    log_job_run("train_sae", config, {"fidelity/rbo_truncated": 0.7}, output, uri, run_name="sae-run")
-    experiment = experiment_id(client(uri), model_name(config))
+    tracker = Tracker(uri)
+    tracker.log_job_run("train_sae", config, {"fidelity/rbo_truncated": 0.7}, output, run_name="sae-run")
+    experiment = tracker.experiment(model_name(config))
     port = _free_port()
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1"]
     server = subprocess.Popen(

@@ -23,13 +23,6 @@ from monorec.sae import build_sae, train_sae  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def _config(*overrides: str) -> ExperimentConfig:
     return load_config(ExperimentConfig, ROOT / "configs" / "quick.yaml", ["train.device=cpu", *overrides])
 

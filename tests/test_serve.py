@@ -36,38 +36,31 @@ def bundle_dir(tmp_path_factory):
 INSECURE = {"MONOREC_INSECURE_NO_AUTH": "1"}  # most tests speak to the service without a token
 
 
-def _deploy(bundle_dir: Path, env: dict | None = None) -> None:
+def _deploy(bundle_dir: Path, env: dict | None = None, name: str = "monorec", route_prefix: str = "/") -> None:
+    """Deploy the service as `name`; a second application beside the main one takes no CPU of its own
+    (the two replicas of the main one hold both of the test cluster's CPUs)."""
     from ray import serve
 
     from serve.app import MonorecService
 
     env = INSECURE if env is None else env
-    options = {"num_replicas": 2, "ray_actor_options": {"runtime_env": {"env_vars": env}}}
-    serve.run(MonorecService.options(**options).bind(None, str(bundle_dir)), name="monorec", route_prefix="/")
+    actor = {"runtime_env": {"env_vars": env}, **({} if name == "monorec" else {"num_cpus": 0})}
+    options = {"num_replicas": 2, "ray_actor_options": actor}
+    serve.run(MonorecService.options(**options).bind(None, str(bundle_dir)), name=name, route_prefix=route_prefix)
 
 
 @pytest.fixture(scope="module")
-def url(bundle_dir):
+def url(local_ray, bundle_dir):
     """The service as users run it: Ray Serve's throughput mode (HAProxy ingress), two replicas."""
     from ray import serve
-
-    from serve.throughput import THROUGHPUT_ENV
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in THROUGHPUT_ENV.items():
-            env.setenv(name, value)
-        # Ray keeps a stopping replica reachable for 30 s so that load balancers on other nodes can
-        # drop it; on loopback HAProxy reloads in well under a second, and each redeploy here is 50 s faster.
-        env.setenv("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "5")
-        ray.init(num_cpus=2, log_to_driver=False)
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        _deploy(bundle_dir)
-        yield f"http://127.0.0.1:{port}"
-        serve.shutdown()
-        ray.shutdown()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    _deploy(bundle_dir)
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
 
 
 def test_health_and_neurons(url, bundle_dir):
@@ -336,9 +329,14 @@ def test_bundle_that_does_not_match_its_manifest_is_refused(bundle_dir, tmp_path
 
 def test_the_service_fails_closed_without_a_token(url, bundle_dir):
     """No token and no explicit insecure mode: replicas refuse to start, and so does jobs/run_service.py."""
-    with pytest.raises(RuntimeError, match=r"(?i)deploy"):
-        _deploy(bundle_dir, env={})
-    _deploy(bundle_dir)
+    from ray import serve
+
+    try:  # a second application beside the running one, which it leaves alone
+        with pytest.raises(RuntimeError, match=r"(?i)deploy"):
+            _deploy(bundle_dir, env={}, name="closed", route_prefix="/closed")
+    finally:
+        serve.delete("closed")
+    assert requests.get(f"{url}/health", timeout=10).status_code == 200
     env = {k: v for k, v in os.environ.items() if k not in ("MONOREC_API_TOKEN", "MONOREC_INSECURE_NO_AUTH")}
     done = subprocess.run(
         [sys.executable, "jobs/run_service.py", "--bundle", str(bundle_dir)],
@@ -351,23 +349,6 @@ def test_the_service_fails_closed_without_a_token(url, bundle_dir):
     assert (
         done.returncode == 2 and "refusing to serve without a token" in done.stderr and "Traceback" not in done.stderr
     )
-
-
-def test_bearer_token_guards_every_endpoint_but_health(url, bundle_dir):
-    _deploy(bundle_dir, env={"MONOREC_API_TOKEN": "s3cret"})
-    try:
-        assert requests.get(f"{url}/health", timeout=10).status_code == 200
-        assert requests.get(f"{url}/neurons", timeout=10).status_code == 401
-        wrong = requests.post(
-            f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer nope"}, timeout=10
-        )
-        assert wrong.status_code == 401 and wrong.json()["error"]
-        right = requests.post(
-            f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer s3cret"}, timeout=10
-        )
-        assert right.status_code == 200 and len(right.json()["items"]) == 10
-    finally:
-        _deploy(bundle_dir)
 
 
 def _replicas(state: str = "ALIVE") -> list[dict]:
@@ -427,11 +408,10 @@ def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
     load.join()
     assert requests.get(f"{url}/health", timeout=10).json()["bundle_digest"] == read_bundle(other).digest
     result = outcome["result"].summary()
-    assert result["requests"] > 100 and result["failures"] == 0, result
-    _deploy(bundle_dir)
+    assert result["requests"] > 100 and result["failures"] == 0, result  # the token tests after it redeploy
 
 
-def test_explorer_in_a_browser_with_a_token(url, bundle_dir, tmp_path):
+def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
     """The page at / loads without a token but shows nothing until one is typed; then search, a
     user's list, a suppression that changes it, an explanation, and clear messages for unknown ids."""
     import shutil
@@ -442,58 +422,70 @@ def test_explorer_in_a_browser_with_a_token(url, bundle_dir, tmp_path):
         pytest.skip("needs Debian's chromium (apt install chromium); .ci/run installs it")
     data, truth, _, _ = planted()
     fan = str(data.user_ids[int(np.flatnonzero(truth.user_genres[:, truth.genre_names.index("Horror")])[0])])
+    page_response = requests.get(f"{url}/", timeout=10)
+    assert page_response.status_code == 200 and "monorec neuron explorer" in page_response.text
+    assert "connect-src 'self'" in page_response.headers["content-security-policy"]
+    assert requests.get(f"{url}/explorer/neurons", timeout=10).status_code == 401
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=executable)
+        page = browser.new_page()
+        try:
+            page.goto(f"{url}/")
+            page.wait_for_selector("#status:has-text('token')")  # selectors only: the page's CSP forbids eval
+            page.fill("#token", "s3cret")
+            page.click("#token-form button")
+            page.wait_for_selector("body[data-ready]")
+            load_ms = float(page.get_attribute("body", "data-ready"))
+            assert page.evaluate("sessionStorage.getItem('monorec-token')") == "s3cret"
+            assert "s3cret" not in page.url
+            page.fill("#search", "Horror")
+            assert set(page.locator("#neurons tbody tr td:nth-child(2)").all_text_contents()) == {"Horror"}
+
+            page.fill("#user-id", "no-such-user")
+            page.click("#user-form button")
+            page.wait_for_selector("#user-message:has-text('unknown')")
+            assert "unknown user_id" in page.text_content("#user-message") and page.locator("#user-view").is_hidden()
+
+            page.fill("#user-id", fan)
+            page.click("#user-form button")
+            page.wait_for_selector("#recommendations li")
+            before = page.locator("#recommendations li").all_text_contents()
+            assert len(before) == 10 and page.locator("#profile li").count() > 0
+            # The fan's own Horror neuron, suppressed from the profile panel, then pushed to strength 4.
+            page.locator("#profile li", has_text="Horror").first.locator("button", has_text="suppress").click()
+            page.wait_for_selector("#edits .edit")
+            page.fill("#edits input[type=range]", "4")
+            page.wait_for_selector("#effect[data-replaced]:not([data-replaced='0'])")
+            steer_ms = float(page.get_attribute("#effect", "data-ms"))
+            after = page.locator("#recommendations li").all_text_contents()
+            assert page.locator("#recommendations li.moved-in").count() > 0
+            assert sum("Horror" in name for name in after) < sum("Horror" in name for name in before)
+            page.locator("#recommendations li button").first.click()
+            page.wait_for_selector("#explanation h3")
+            assert "neuron" in page.text_content("#explanation")
+            print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
+            if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
+                page.screenshot(path=screenshot, full_page=True)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def token_deployed(url, bundle_dir):
+    """The service redeployed once with a bearer token, for the last tests of the module (none follow)."""
     _deploy(bundle_dir, env={"MONOREC_API_TOKEN": "s3cret"})
-    try:
-        page_response = requests.get(f"{url}/", timeout=10)
-        assert page_response.status_code == 200 and "monorec neuron explorer" in page_response.text
-        assert "connect-src 'self'" in page_response.headers["content-security-policy"]
-        assert requests.get(f"{url}/explorer/neurons", timeout=10).status_code == 401
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=executable)
-            page = browser.new_page()
-            try:
-                page.goto(f"{url}/")
-                page.wait_for_selector("#status:has-text('token')")  # selectors only: the page's CSP forbids eval
-                page.fill("#token", "s3cret")
-                page.click("#token-form button")
-                page.wait_for_selector("body[data-ready]")
-                load_ms = float(page.get_attribute("body", "data-ready"))
-                assert page.evaluate("sessionStorage.getItem('monorec-token')") == "s3cret"
-                assert "s3cret" not in page.url
-                page.fill("#search", "Horror")
-                assert set(page.locator("#neurons tbody tr td:nth-child(2)").all_text_contents()) == {"Horror"}
+    yield "s3cret"
 
-                page.fill("#user-id", "no-such-user")
-                page.click("#user-form button")
-                page.wait_for_selector("#user-message:has-text('unknown')")
-                assert (
-                    "unknown user_id" in page.text_content("#user-message") and page.locator("#user-view").is_hidden()
-                )
 
-                page.fill("#user-id", fan)
-                page.click("#user-form button")
-                page.wait_for_selector("#recommendations li")
-                before = page.locator("#recommendations li").all_text_contents()
-                assert len(before) == 10 and page.locator("#profile li").count() > 0
-                # The fan's own Horror neuron, suppressed from the profile panel, then pushed to strength 4.
-                page.locator("#profile li", has_text="Horror").first.locator("button", has_text="suppress").click()
-                page.wait_for_selector("#edits .edit")
-                page.fill("#edits input[type=range]", "4")
-                page.wait_for_selector("#effect[data-replaced]:not([data-replaced='0'])")
-                steer_ms = float(page.get_attribute("#effect", "data-ms"))
-                after = page.locator("#recommendations li").all_text_contents()
-                assert page.locator("#recommendations li.moved-in").count() > 0
-                assert sum("Horror" in name for name in after) < sum("Horror" in name for name in before)
-                page.locator("#recommendations li button").first.click()
-                page.wait_for_selector("#explanation h3")
-                assert "neuron" in page.text_content("#explanation")
-                print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
-                if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
-                    page.screenshot(path=screenshot, full_page=True)
-            except Exception:
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                raise
-            finally:
-                browser.close()
-    finally:
-        _deploy(bundle_dir)
+def test_bearer_token_guards_every_endpoint_but_health(url, token_deployed):
+    assert requests.get(f"{url}/health", timeout=10).status_code == 200
+    assert requests.get(f"{url}/neurons", timeout=10).status_code == 401
+    wrong = requests.post(f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["error"]
+    right = requests.post(
+        f"{url}/recommend", json={"user_id": 1}, headers={"Authorization": "Bearer s3cret"}, timeout=10
+    )
+    assert right.status_code == 200 and len(right.json()["items"]) == 10
