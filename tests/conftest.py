@@ -35,22 +35,3 @@ def synthetic():
     """(data, truth, split) of the default planted dataset."""
     data, truth = make_synthetic(SyntheticConfig())
     return data, truth, split_dataset(data)
-
-
-@pytest.fixture(scope="session")
-def local_ray():
-    """One local Ray for every test that drives Ray from this process (Train and Serve): starting
-    one costs seconds on two cores. It starts with Serve's throughput-mode settings, which Ray
-    reads only as it starts, and a short drain of stopped replicas (Ray's 30 s lets load
-    balancers on other nodes drop them; HAProxy on loopback reloads in well under a second).
-    Jobs run as subprocesses start their own Ray: `ray.init()` joins only a `ray start` cluster."""
-    ray = pytest.importorskip("ray")
-    from serve.throughput import THROUGHPUT_ENV
-
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in THROUGHPUT_ENV.items():
-            env.setenv(name, value)
-        env.setenv("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "5")
-        ray.init(num_cpus=2, log_to_driver=False)
-    yield
-    ray.shutdown()

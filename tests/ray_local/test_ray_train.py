@@ -20,7 +20,7 @@ from monorec.evaluation import evaluate_ranking, popularity_scores  # noqa: E402
 from monorec.recommenders import build_recommender, train_recommender  # noqa: E402
 from monorec.sae import build_sae, train_sae  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(*overrides: str) -> ExperimentConfig:

@@ -22,7 +22,7 @@ from monorec.bundle import BundleSource, read_bundle, write_bundle  # noqa: E402
 from monorec.config import ExperimentConfig, TrackingConfig  # noqa: E402
 from monorec.errors import DataError  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Tests that share one local Ray started in the test process (`conftest.local_ray`)."""
