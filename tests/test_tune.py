@@ -2,6 +2,7 @@
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -37,10 +38,16 @@ def _tune(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         ("tune.search={}", "tune.search is empty"),
     ],
 )
-def test_bad_tune_config_fails_before_any_trial(override, message, tmp_path):
-    done = _tune("--set", override, env={"MONOREC_HOME": str(tmp_path)})
-    assert done.returncode == 2 and message in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr and not (tmp_path / "ray_results").exists()
+def test_bad_tune_config_fails_before_any_trial(override, message, tmp_path, monkeypatch, capsys):
+    """The job as a user runs it, in this process (a subprocess would spend seconds importing)."""
+    monkeypatch.setenv("MONOREC_HOME", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, "argv", ["jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--set", override])
+    with pytest.raises(SystemExit) as ended:
+        runpy.run_path("jobs/tune_sae.py", run_name="__main__")
+    stderr = capsys.readouterr().err
+    assert ended.value.code == 2 and message in stderr, stderr
+    assert "Traceback" not in stderr and not (tmp_path / "ray_results").exists()
 
 
 def test_four_trial_search_is_tracked_and_registered(tmp_path):

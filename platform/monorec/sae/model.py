@@ -51,9 +51,11 @@ class SparseAutoencoder(nn.Module):
 
     def pre_activations(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mean = embeddings.mean(-1, keepdim=True)
-        std = embeddings.std(-1, keepdim=True, unbiased=False) + EPS
-        x = (embeddings - mean) / std
-        return (x - self.pre_bias) @ self.encoder.T + self.latent_bias, mean, std
+        centered = embeddings - mean
+        # The population std written out: torch.std over a short last axis took a third of an SAE
+        # epoch on CPU (forward and backward), this takes well under half of that.
+        std = centered.pow(2).mean(-1, keepdim=True).sqrt() + EPS
+        return (centered / std - self.pre_bias) @ self.encoder.T + self.latent_bias, mean, std
 
     def encode(self, embeddings: torch.Tensor) -> Encoded:
         pre, mean, std = self.pre_activations(embeddings)
