@@ -18,17 +18,6 @@ from monorec.results import TuneRun, read_result  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tune(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -50,25 +39,54 @@ def test_bad_tune_config_fails_before_any_trial(override, message, tmp_path, mon
     assert "Traceback" not in stderr and not (tmp_path / "ray_results").exists()
 
 
-def test_four_trial_search_is_tracked_and_registered(tmp_path):
-    done = _tune("--output-dir", str(tmp_path / "out"), env={"MONOREC_HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
-    runs = client.search_runs([experiment.experiment_id])
+@pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
+def test_a_search_submitted_to_a_started_cluster_is_tracked_registered_and_resumes(tmp_path):
+    """The README's cluster path: a token-authenticated `ray start --head`, the four-trial search sent
+    with `ray job submit`, every trial in MLflow, the best bundle registered; then `--resume` redoes
+    nothing. (One cluster for both submissions: a search costs tens of seconds on two cores.)"""
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_API_SERVER_ADDRESS": "http://127.0.0.1:8265"}
+    started = subprocess.run(
+        ["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert started.returncode == 0, started.stderr
+    runtime_env = json.dumps({"env_vars": {"MONOREC_HOME": str(tmp_path)}})
+
+    def submit(*args: str) -> subprocess.CompletedProcess:
+        command = ["ray", "job", "submit", "--working-dir", ".", "--runtime-env-json", runtime_env, "--"]
+        job = ["python", "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--output-dir", f"{tmp_path}/out"]
+        return subprocess.run([*command, *job, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+
+    try:
+        done = submit()
+        assert done.returncode == 0 and "succeeded" in done.stdout + done.stderr, done.stderr[-3000:]
+        client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("monorec-synthetic-mf")
+        runs = client.search_runs([experiment.experiment_id])
+        _check_search(client, runs, tmp_path / "out")
+        assert "objective" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
+        assert "?workflowType=machine_learning" in done.stdout  # the experiment's runs table, not its GenAI view
+
+        resumed = submit("--resume")
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert len(client.search_runs([experiment.experiment_id])) == len(runs)  # finished trials not run again
+    finally:
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+    assert (tmp_path / "out" / "bundle" / "manifest.json").is_file()
+
+
+def _check_search(client: MlflowClient, runs: list, output_dir: Path) -> None:
+    """One parent run holding the best trial's measures, plots and registered bundle; a child per trial."""
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     parent = parents[0]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
+    per_epoch = {"tune/objective", "tune/monosemanticity", "tune/fidelity", "tune/dead_ratio", "train/rbo_truncated"}
     for child in children:
-        per_epoch = {
-            "tune/objective",
-            "tune/monosemanticity",
-            "tune/fidelity",
-            "tune/dead_ratio",
-            "train/rbo_truncated",
-        }
         assert per_epoch <= set(child.data.metrics)
         assert child.info.status in {"FINISHED", "KILLED"} and "trial.beta" in child.data.params
         history = client.get_metric_history(child.info.run_id, "tune/objective")
@@ -81,66 +99,14 @@ def test_four_trial_search_is_tracked_and_registered(tmp_path):
         "mono/concepts/Horror/purity/10",
     }
     assert final <= set(parent.data.metrics) and "tune/objective" in parent.data.metrics
-    assert {"git_commit", "dataset_checksum", "config_hash"} <= set(parent.data.tags)
+    assert {"git_commit", "dataset_checksum", "config_hash", "mlflow.source.name"} <= set(parent.data.tags)
+    assert parent.inputs.dataset_inputs  # the runs table's Dataset column
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert plots == {"plots/pareto_front.png", "plots/purity_heatmap.png", "plots/activation_histograms.png"}
     version = client.get_model_version_by_alias("monorec-synthetic-mf", "champion")
     assert version.run_id == parent.info.run_id
-    run = read_result(TuneRun, tmp_path / "out" / "metrics.json")
+    run = read_result(TuneRun, output_dir / "metrics.json")
     assert run.registered.version == str(version.version) and run.sae.mono.concepts["Horror"].purity[10] > 0
-    assert "objective" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
-
-    resumed = _tune("--output-dir", str(tmp_path / "out"), "--resume", env={"MONOREC_HOME": str(tmp_path)})
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    again = client.search_runs([experiment.experiment_id])
-    assert len(again) == len(runs)  # finished trials were not run again
-
-
-@pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
-def test_ray_job_submit_against_a_started_cluster(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_API_SERVER_ADDRESS": "http://127.0.0.1:8265"}
-    started = subprocess.run(
-        ["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert started.returncode == 0, started.stderr
-    try:
-        runtime_env = json.dumps({"env_vars": {"MONOREC_HOME": str(tmp_path)}})
-        submitted = subprocess.run(
-            [
-                "ray",
-                "job",
-                "submit",
-                "--working-dir",
-                ".",
-                "--runtime-env-json",
-                runtime_env,
-                "--",
-                "python",
-                "jobs/tune_sae.py",
-                "--config",
-                "configs/tune_quick.yaml",
-                "--set",
-                "tune.num_samples=2",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
-        assert submitted.returncode == 0 and "succeeded" in submitted.stdout + submitted.stderr, submitted.stderr[
-            -3000:
-        ]
-    finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("monorec-synthetic-mf")
-    assert len(client.search_runs([experiment.experiment_id])) == 3  # the parent and 2 trials
-    assert (tmp_path / "runs" / "tune_quick" / "bundle" / "manifest.json").is_file()
 
 
 def test_cluster_yaml_is_a_valid_launcher_config():

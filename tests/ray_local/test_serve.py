@@ -34,6 +34,7 @@ def bundle_dir(tmp_path_factory):
 
 
 INSECURE = {"MONOREC_INSECURE_NO_AUTH": "1"}  # most tests speak to the service without a token
+TOKEN = "s3cret"  # the last tests' (the bundle switch turns it on)
 
 
 def _deploy(bundle_dir: Path, env: dict | None = None, name: str = "monorec", route_prefix: str = "/") -> None:
@@ -391,7 +392,9 @@ def test_service_survives_a_killed_replica_and_recovers(url, bundle_dir):
     assert recovered(), _replicas()
 
 
-def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
+def test_switching_bundles_drops_no_request(url, tmp_path):
+    """A rolling update to another bundle (as a new registry version would be) that also turns the token
+    on, which the token tests after it use: the load sends the token, which the insecure replicas ignore."""
     import threading
 
     from serve.loadgen import run_load
@@ -402,13 +405,17 @@ def test_switching_bundles_drops_no_request(url, bundle_dir, tmp_path):
     other = write_bundle(tmp_path / "v2", BundleSource(model, sae, report.neurons, data, split, settings))
     outcome = {}
     body = lambda i: {"user_id": 1 + i % 600, "k": 5}  # noqa: E731
-    load = threading.Thread(target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 4, 100000, 15.0)))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    load = threading.Thread(
+        target=lambda: outcome.update(result=run_load(f"{url}/recommend", body, 4, 100000, 15.0, headers))
+    )
     load.start()
-    _deploy(other)  # a rolling update to another bundle (as a new registry version would be)
+    _deploy(other, env={"MONOREC_API_TOKEN": TOKEN})
     load.join()
     assert requests.get(f"{url}/health", timeout=10).json()["bundle_digest"] == read_bundle(other).digest
+    assert requests.get(f"{url}/neurons", timeout=10).status_code == 401  # the new replicas guard
     result = outcome["result"].summary()
-    assert result["requests"] > 100 and result["failures"] == 0, result  # the token tests after it redeploy
+    assert result["requests"] > 100 and result["failures"] == 0, result
 
 
 def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
@@ -473,11 +480,13 @@ def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
             browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def token_deployed(url, bundle_dir):
-    """The service redeployed once with a bearer token, for the last tests of the module (none follow)."""
-    _deploy(bundle_dir, env={"MONOREC_API_TOKEN": "s3cret"})
-    yield "s3cret"
+    """The service behind a bearer token, for the last tests of the module (none follow): as the bundle
+    switch left it, or redeployed so when that test did not run first."""
+    if requests.get(f"{url}/neurons", timeout=10).status_code != 401:
+        _deploy(bundle_dir, env={"MONOREC_API_TOKEN": TOKEN})
+    return TOKEN
 
 
 def test_bearer_token_guards_every_endpoint_but_health(url, token_deployed):
