@@ -66,9 +66,7 @@ class TwoTowerRecommender(nn.Module, ABC):
         """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first."""
 
     @abstractmethod
-    def logits_all(
-        self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor
-    ) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """(len(user_emb), n_items) logits of each user against every item embedding in `item_emb`.
 
         `user_idx` None: users outside the table (folded in from a history), whose per-user terms
