@@ -166,7 +166,7 @@ def test_non_finite_scores_fail_only_their_own_request(bundle_parts, tmp_path, m
     assert isinstance(broken, InvalidRequestError) and "finite range" in str(broken)
 
 
-def test_mlflow_calls_retry_while_sqlite_is_locked(monkeypatch):
+def test_mlflow_calls_retry_while_sqlite_is_locked(monkeypatch, tmp_path):
     pytest.importorskip("mlflow")
     from monorec import tracking
 
@@ -192,7 +192,7 @@ def test_mlflow_calls_retry_while_sqlite_is_locked(monkeypatch):
             if self.batches < 3:
                 raise RuntimeError("(sqlite3.OperationalError) database is locked")
 
-    tracker = tracking.Tracker("sqlite:///unused.db")
+    tracker = tracking.Tracker(f"sqlite:///{tmp_path}/mlflow.db")
     tracker._client = LockedTwice()
     tracker.log_metrics("run", {"loss": 0.5})
     assert tracker._client.batches == 3
