@@ -42,10 +42,10 @@ def main() -> int:
 
     def work() -> str:
         required_token()  # fail closed here, with one line, before anything starts
-        require("serve", *(["mlflow"] if args.model else []), purpose="the service (jobs/run_service.py)")
         from serve.throughput import enable_throughput_mode
 
-        enable_throughput_mode()  # before Ray starts: a local Ray inherits this environment
+        enable_throughput_mode()  # before Ray and Ray Serve are imported: they read it as they start
+        require("serve", *(["mlflow"] if args.model else []), purpose="the service (jobs/run_service.py)")
         from ray import serve
 
         from monorec.bundle import read_bundle
