@@ -66,12 +66,8 @@ class TwoTowerRecommender(nn.Module, ABC):
         """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first."""
 
     @abstractmethod
-    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        """(len(user_emb), n_items) logits of each user against every item embedding in `item_emb`.
-
-        `user_idx` None: users outside the table (folded in from a history), whose per-user terms
-        read from the table (MF's user bias) are 0; a constant per user, so rankings are unaffected.
-        """
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
 
     def bytes_per_score(self) -> int:
         """Memory `logits_all` needs per (user, item) cell: sizes evaluation tiles (`rows_per_tile`)."""

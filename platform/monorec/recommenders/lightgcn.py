@@ -60,7 +60,7 @@ class LightGCN(TwoTowerRecommender):
     ) -> torch.Tensor:
         return (user_emb * item_emb).sum(-1)
 
-    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         return user_emb @ item_emb.T
 
     def attach(self, split: Split) -> LightGCN:

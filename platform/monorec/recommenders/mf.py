@@ -26,7 +26,6 @@ class MatrixFactorization(TwoTowerRecommender):
         biases = self.global_bias + self.user_bias[user_idx] + self.item_bias[item_idx]
         return biases + (user_emb * item_emb).sum(-1)
 
-    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        user_bias = self.user_bias[user_idx, None] if user_idx is not None else self.global_bias.new_zeros(1, 1)
-        biases = self.global_bias + user_bias + self.item_bias[None, :]
+    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        biases = self.global_bias + self.user_bias[user_idx, None] + self.item_bias[None, :]
         return torch.addmm(biases, user_emb, item_emb.T)
