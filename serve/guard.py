@@ -15,11 +15,12 @@ import functools
 import hmac
 import logging
 import os
-
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing import TYPE_CHECKING
 
 from monorec.errors import MonorecError
+
+if TYPE_CHECKING:  # the token check imports without the [serve] extra: jobs/run_service.py runs it first
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_ENV = "MONOREC_API_TOKEN"
 INSECURE_ENV = "MONOREC_INSECURE_NO_AUTH"
@@ -102,4 +103,6 @@ def _replay(messages: list[Message]) -> Receive:
 
 
 async def _error(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    from starlette.responses import JSONResponse
+
     await JSONResponse({"error": message}, status_code=status)(scope, receive, send)

@@ -42,7 +42,7 @@ EXTRA_JOBS = {
     "ray": ("ray", ["jobs/train_sae.py", "--config", "configs/quick.yaml", "--set", "ray.num_workers=2"]),
     "mlflow": ("mlflow", ["jobs/tune_sae.py", "--config", "configs/tune_quick.yaml"]),
     "plots": ("matplotlib", ["jobs/tune_sae.py", "--config", "configs/tune_quick.yaml"]),
-    "serve": ("fastapi", ["jobs/run_service.py", "--bundle", "no-such-bundle", "--insecure-no-auth"]),
+    "serve": ("fastapi,starlette", ["jobs/run_service.py", "--bundle", "no-such-bundle", "--insecure-no-auth"]),
     "implicit": (
         "implicit",
         ["jobs/train_recommender.py", "--config", "configs/quick.yaml", "--set", "model.kind=als"],

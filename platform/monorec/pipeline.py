@@ -74,7 +74,7 @@ def run_recommender(
             result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)
         else:
             model, result = fit_recommender_kind(config, data, split, FitOptions(output_dir, fingerprint))
-    k, rows, device = config.eval.k, tile_rows(config, model), resolve_device(config.train.device)
+    k, rows, device = config.eval.k, tile_rows(config, model), result.device
     with stage("evaluate recommender"):
         ranking = evaluate_ranking(model.rank_scores, split, k, rows, device)
         baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device)

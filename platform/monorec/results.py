@@ -213,7 +213,9 @@ class StudyResult:
     @property
     def chosen_curve(self) -> Curve:
         if self.chosen is None:
-            raise ValueError(f"{self.subject}: this result predates the record of its chosen intervention")
+            raise DataError(
+                f"{self.subject}: this result predates the record of its chosen intervention: rerun its cell"
+            )
         return self.curves[self.chosen]
 
 

@@ -71,7 +71,7 @@ class Tracker:
 
     def __init__(self, uri: str | None = None) -> None:
         self.uri = tracking_uri(uri)
-        self._client = MlflowClient(self.uri)
+        self._client = retrying(MlflowClient, self.uri)  # opening a local store can meet its lock too
 
     def _call(self, method: str, *args: object, **kwargs: object) -> object:
         return retrying(getattr(self._client, method), *args, **kwargs)
@@ -91,8 +91,11 @@ class Tracker:
             location = (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name).as_uri()
         try:
             return self._call("create_experiment", name, artifact_location=location, tags=EXPERIMENT_TAGS)
-        except MlflowException:  # created concurrently by another trial
-            return self._call("get_experiment_by_name", name).experiment_id
+        except MlflowException:  # created concurrently by another trial, or a real failure
+            created = self._call("get_experiment_by_name", name)
+            if created is None:
+                raise
+            return created.experiment_id
 
     def create_run(self, experiment: str, name: str, tags: Mapping[str, str]) -> str:
         return self._call("create_run", experiment, run_name=name, tags=dict(tags)).info.run_id
@@ -195,7 +198,9 @@ class Tracker:
         """
         try:
             self._call("get_registered_model", name)
-        except MlflowException:  # not registered yet
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
             self._call("create_registered_model", name)
         source = f"{self._call('get_run', run_id).info.artifact_uri}/{artifact_path}"
         version = str(

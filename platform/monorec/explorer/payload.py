@@ -2,7 +2,7 @@
 
 Built from the neuron report (the rows of neurons.csv) and the items' SAE codes, so that the
 live page (GET /explorer/neurons) and the file saved with every SAE run show the same numbers
-as report.md. The codes are read in chunks (`interpret.scan`), so a large catalogue costs one
+as report.md. The codes are read in chunks (`sae.scan`), so a large catalogue costs one
 chunk of memory.
 """
 

@@ -8,10 +8,15 @@ from, so reports and the service name the model the user actually trained.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from monorec.recommenders.mf import MatrixFactorization
+
+if TYPE_CHECKING:
+    from monorec.config import ModelConfig
 
 
 class FactorModel(MatrixFactorization):
@@ -20,6 +25,10 @@ class FactorModel(MatrixFactorization):
     def __init__(self, kind: str, n_users: int, n_items: int, embedding_dim: int, biased: bool = False) -> None:
         super().__init__(n_users, n_items, embedding_dim)
         self.kind, self.biased = kind, biased
+
+    @classmethod
+    def build(cls, config: ModelConfig, n_users: int, n_items: int) -> FactorModel:
+        raise TypeError("a FactorModel holds factors learned elsewhere: make one with FactorModel.from_factors")
 
     @classmethod
     def from_architecture(cls, architecture: dict) -> FactorModel:

@@ -8,8 +8,8 @@ Training propagates the whole graph for every mini-batch (sparse-dense products 
 PyTorch) and minimises BPR on (user, positive, fresh negative) triplets, plus `weight_decay`
 times the batch's squared layer-0 embeddings, as the paper does. Once trained, the propagated
 embeddings are fixed: `frozen()` is a `FactorModel`, the form the SAE explains and steering edits.
-While it trains, a `LightGCN` is itself a `TwoTowerRecommender` whose embeddings are the
-propagated ones, so it ranks and evaluates like any other model.
+While it trains, a `LightGCN` is a `TwoTowerRecommender` whose embeddings are the propagated
+ones (each call propagates the whole graph); only its frozen form is saved and restored.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class LightGCN(TwoTowerRecommender):
     def frozen(self) -> FactorModel:
         with torch.no_grad():
             users, items = self.propagate()
-        return FactorModel.from_factors("lightgcn", users, items).to(users.device)
+        return FactorModel.from_factors(self.kind, users, items).to(users.device)
 
 
 def normalised_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:

@@ -116,6 +116,7 @@ def fit_recommender_kind(
 
 def recommender_from_state(architecture: dict, state: dict[str, torch.Tensor]) -> TwoTowerRecommender:
     """Rebuild a frozen model (eval mode, no grad) from `architecture()` and a state dict."""
-    model = kind_spec(architecture["kind"]).restore(architecture)
+    with torch.random.fork_rng(devices=[]):  # the tables' initialisation is overwritten: leave the caller's RNG
+        model = kind_spec(architecture["kind"]).restore(architecture)
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)

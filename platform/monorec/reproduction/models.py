@@ -106,4 +106,4 @@ def _verdict(model: tuple[list[float], ...], mf: tuple[list[float], ...], names:
 
 
 def _others(runs: Runs, dataset: str) -> bool:
-    return any(dataset_of(c) == dataset and not KINDS[kind_of(c)].paper for c in runs)
+    return any(dataset_of(c) == dataset and not (kind_of(c) in KINDS and KINDS[kind_of(c)].paper) for c in runs)

@@ -20,7 +20,7 @@ import torch
 
 from monorec.config import ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
 from monorec.data import load_dataset
-from monorec.errors import ConfigError
+from monorec.errors import ConfigError, MissingExtraError
 from monorec.extras import missing_module
 from monorec.pipeline import check_extras, run_recommender, run_sae
 from monorec.reproduction.page import write_page
@@ -76,8 +76,15 @@ def _select(
         available = ", ".join(cell_name(c) for c in cells)
         wanted = f"datasets={sorted(datasets or [])} models={sorted(models or [])}"
         raise ConfigError(f"no cell matches {wanted}; cells: {available}")
+    missing = {}
     for cell in chosen:
-        check_extras(cell)
+        try:
+            check_extras(cell)
+        except MissingExtraError as error:
+            missing[cell_name(cell)] = str(error)
+    if missing:
+        names = ", ".join(missing)
+        raise MissingExtraError(f"cells {names}: {next(iter(missing.values()))} (or leave them out with --models)")
     return chosen
 
 

@@ -100,7 +100,7 @@ def _plots(
     concepts = item_concepts(data)
     genres = concepts.family("genre")
     with torch.no_grad():
-        codes = sae.encode(recommender.item_embeddings()).codes
+        codes = sae.encode(recommender.item_embeddings()).codes.cpu()  # finish_sae may have left them on a GPU
     labels = [label if isinstance(label, str) else "unlabelled" for label in neurons["label"]]
     plots.pareto_front(trials[trials["objective"] > INFEASIBLE], figures / "pareto_front.png")
     heatmap = purity(TopActivations.of(codes, PURITY_K), concepts.matrix[:, genres], PURITY_K)
