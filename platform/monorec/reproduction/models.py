@@ -106,4 +106,5 @@ def _verdict(model: tuple[list[float], ...], mf: tuple[list[float], ...], names:
 
 
 def _others(runs: Runs, dataset: str) -> bool:
-    return any(dataset_of(c) == dataset and not (kind_of(c) in KINDS and KINDS[kind_of(c)].paper) for c in runs)
+    kinds = [KINDS.get(kind_of(c)) for c in runs if dataset_of(c) == dataset]
+    return any(traits is None or not traits.paper for traits in kinds)

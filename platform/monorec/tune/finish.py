@@ -51,8 +51,8 @@ def finish_search(
     epochs = int(best.metrics["epoch"])
     device = str(resolve_device(best_config.sae_train.device))  # where finish_sae evaluates it, on this driver
     training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), device)
-    reference = {"path": str(recommender_cache(config)), "config_hash": recommender_hash(config)}
     cache = recommender_cache(config)
+    reference = {"path": str(cache), "config_hash": recommender_hash(config)}
     sae_run = finish_sae(sae, recommender, data, split, best_config, training, output_dir, reference, cache)
     neurons = pd.read_csv(output_dir / "neurons.csv")
     source = BundleSource(recommender, sae, neurons, data, split, best_config, sae_run)
