@@ -37,7 +37,10 @@ class ItemOut(BaseModel):
 class CalibrationOut(BaseModel):
     """A calibrated intervention: the strength found for its target and the effect it had."""
 
-    neuron: StrictInt | str
+    neuron: StrictInt | str | None = Field(
+        None, description="the neuron or label edited (None for a concept direction)"
+    )
+    concept: str | None = Field(None, description="the concept direction edited (None for a neuron)")
     target: Target
     strength: float = Field(description="the smallest strength meeting the target on the validation users")
     validation_effect: float = Field(description="the target's measure on the validation users at that strength")

@@ -21,7 +21,7 @@ from monorec.sae.training import sae_folds
 def steering():
     data, truth, split, model = planted()
     sae, _, report = trained_sae()
-    steerer = Steerer(model, sae, report.labels, data.item_ids)
+    steerer = Steerer(model, sae, report.labels, data.item_ids, data.items)
     calibrator = Calibrator.build(steerer, *split.train_csr(), sae_folds(split, SAE_TRAIN).validation, data.items)
     return steerer, calibrator, report, data, truth, split
 
@@ -145,18 +145,23 @@ def test_contradictory_interventions_and_targets_are_refused(make, message):
         make()
 
 
-def test_bias_readout_recovers_a_linear_bias():
+def test_bias_readout_recovers_a_linear_bias_from_the_neurons_it_is_given():
     codes = torch.rand(200, 5)
     weights = torch.tensor([0.5, -1.0, 2.0, 0.0, 0.3])
-    readout = BiasReadout.fit(codes, codes @ weights + 0.7)
+    readout = BiasReadout.fit(codes, codes @ weights + 0.7, range(5))
     assert torch.allclose(readout.weights, weights, atol=1e-2) and readout.r2 > 0.999
+    partial = BiasReadout.fit(codes, codes[:, 2] * 2.0 + 0.7, [2])
+    assert partial.weights.tolist() == pytest.approx([0, 0, 2.0, 0, 0], abs=1e-2) and partial.r2 > 0.999
 
 
 def test_item_edits_move_mf_biases_through_the_readout(steering):
     """An item-tower edit changes an MF logit by the embedding change plus the bias read-out's change."""
     steerer = steering[0]
     assert steerer.bias_readout is not None and steerer.bias_readout.r2 > 0.2
-    users, neuron = torch.arange(5), 3
+    popular = steerer.directions["popularity"].neurons
+    outside = [j for j in range(steerer.sae.n_latents) if j not in popular]
+    assert steerer.bias_readout.weights[outside].abs().max() == 0  # only the popularity neurons move biases
+    users, neuron = torch.arange(5), popular[0]
     edit = Intervention(neuron, "suppress", 1.0, "item")
     change = -steerer.item_codes.codes[:, neuron]
     shift = change[:, None] * steerer.decoder[:, neuron] * steerer.item_codes.std
@@ -185,7 +190,12 @@ def test_effect_collateral_and_ndcg_by_hand():
 def test_case_studies_calibrate_on_validation_and_report_on_report_users(steering):
     _steerer, calibrator, report, data, _truth, split = steering
     settings = CaseStudyConfig(
-        promote_item=None, promote_concept="Western", audiences=["Horror"], filter_users=15, filter_max_share=0.15
+        promote_item=None,
+        promote_concept="Western",
+        audiences=["Horror"],
+        filter_users=15,
+        filter_max_share=0.15,
+        hidden_tags=0.0,  # every tag seen: calibration and evaluation read the same tags
     )
     folds = sae_folds(split, SAE_TRAIN)
     studies = case_studies(calibrator, data, split, report, settings, folds.report)
@@ -194,8 +204,21 @@ def test_case_studies_calibrate_on_validation_and_report_on_report_users(steerin
     assert filtering.calibration.validation_effect <= 0.15 < filtering.before.effect
     # Calibrated on the validation users, it holds on the report users (within sampling noise).
     assert filtering.calibration.report.effect <= 0.15 + 0.05 < filtering.before.effect
-    assert {c.method for c in filtering.curves} >= {"SAE: suppress on the user tower", "baseline: metadata filter"}
+    methods = {c.method for c in filtering.curves}
+    assert methods >= {"SAE: suppress its neuron on the user tower", "SAE: suppress its direction on both towers"}
+    assert methods >= {
+        "probe: suppress the probe's direction on the user tower",
+        "baseline: metadata filter (visible tags)",
+    }
+    visible_filter = next(o for o in filtering.operating if o.method == "baseline: metadata filter (visible tags)")
+    assert visible_filter.point.effect == 0.0 and visible_filter.hidden_removed == 0  # nothing hidden: it removes all
     popularity = studies.popularity
     assert popularity.details["mean_percentile_after"] > popularity.details["mean_percentile_before"]
     assert popularity.calibration.report.effect > popularity.before.effect
-    assert studies.promotion is not None and studies.promotion.users > 0
+    assert [o.method.split(":")[0] for o in popularity.operating][:1] == ["SAE"]
+    assert {o.method for o in popularity.operating[1:]} <= {"baseline: popularity penalty", "baseline: smooth xQuAD"}
+    for matched in popularity.operating[1:]:  # read on their curves at the SAE's long-tail share
+        assert matched.point.effect == pytest.approx(popularity.calibration.report.effect)
+    promotion = studies.promotion
+    assert promotion is not None and promotion.users > 0 and promotion.before.outside is not None
+    assert all(p.outside is not None for c in promotion.curves for p in c.points)  # spill-over traced everywhere

@@ -81,7 +81,8 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     studies = cell.saes["beta0.1_seed0"].run.steering  # the paper-default SAE of each seed is steered
     assert studies.filtering.calibration.report.effect < studies.filtering.before.effect
     assert studies.promotion.users > 0 and studies.promotion.subject.endswith("to Horror, Comedy")
-    assert len(studies.popularity.curves) == 4  # three towers and the popularity-penalty baseline
+    # Three towers for the neuron and three for the direction, the penalty and xQuAD.
+    assert len(studies.popularity.curves) == 8
     assert cell.saes["beta0_seed0"].run.steering.filtering is None  # the ablation runs are not
     assert (results / "dose_response.png").stat().st_size > 0 and (results / "steering_frontier.png").is_file()
     readme = (results / "README.md").read_text()
@@ -97,7 +98,9 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
     assert len(parents) == 1 and len(children) == QUICK_RUNS - 1
     steered = next(c for c in children if c.info.run_name == "beta0.1_seed0")
-    curve = client.get_metric_history(steered.info.run_id, "steering/filtering/SAE: suppress on the user tower/effect")
+    curve = client.get_metric_history(
+        steered.info.run_id, "steering/filtering/SAE: suppress its neuron on the user tower/effect"
+    )
     assert [m.step for m in curve] == list(range(len(curve))) and len(curve) > 5  # the dose-response curve
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
         "README.md",

@@ -196,7 +196,7 @@ def finish_sae(
     steering = CaseStudies()
     if config.case_studies.enabled:
         with stage("case studies"):
-            steerer = Steerer(recommender, sae, report.labels, data.item_ids)
+            steerer = Steerer(recommender, sae, report.labels, data.item_ids, data.items)
             calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
             steering = case_studies(calibrator, data, split, report, config.case_studies, folds.report)
     run = SAERun(fidelity, report.mono, steering, training, run_hash(config))

@@ -92,45 +92,50 @@ def beta_curves(frame: dict[str, dict[str, list[tuple[float, float, float]]]], p
     return _save(figure, path)
 
 
-def _cell_by_study_grid(panels: dict[str, dict]) -> tuple[list[str], plt.Figure, np.ndarray]:
-    """A figure with one row per cell and one column per study (the studies any cell has)."""
-    studies = sorted({study for cell in panels.values() for study in cell})
-    rows, columns = max(len(panels), 1), max(len(studies), 1)
-    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
-    return studies, figure, grid
+def _panels(count: int, columns: int = 4) -> tuple[plt.Figure, list[plt.Axes]]:
+    """`count` panels in rows of `columns`; grid slots past `count` are not drawn (no empty panels)."""
+    rows, columns = max(1, -(-count // columns)), max(1, min(columns, count))
+    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
+    axes = list(grid.flat)
+    for unused in axes[count:]:
+        unused.set_visible(False)
+    return figure, axes[:count]
 
 
 def dose_response(panels: dict[str, dict[str, list[tuple[float, float, float, float]]]], path: Path) -> Path:
-    """One row per cell, one column per study: effect, collateral RBO and NDCG@10 against strength.
+    """One panel per (cell, study): effect, collateral RBO and NDCG@10 against strength, one colour per seed.
 
-    panels: cell -> study -> [(strength, effect, collateral, ndcg)] for the calibrated SAE curve.
+    panels: title -> seed label -> [(strength, effect, collateral, ndcg)] of that seed's calibrated curve.
     """
-    studies, figure, grid = _cell_by_study_grid(panels)
-    for row, (cell, curves) in zip(grid, panels.items()):
-        for axes, study in zip(row, studies):
-            points = curves.get(study)
-            if points:
-                strength, effect, collateral, ndcg = (np.array(v) for v in zip(*points))
-                axes.plot(strength, effect, "o-", label="effect")
-                axes.plot(strength, collateral, "s--", label="collateral RBO")
-                axes.plot(strength, ndcg / max(ndcg[0], 1e-9), "^:", label="NDCG@10 / before")
-            axes.set_title(f"{cell}: {study}", fontsize=9)
-            axes.set_xlabel("strength")
-            axes.set_ylim(-0.05, 1.25)
-        row[0].legend(fontsize=7)
+    figure, axes_list = _panels(len(panels))
+    for axes, (title, seeds) in zip(axes_list, panels.items()):
+        for colour, (seed, points) in enumerate(seeds.items()):
+            strength, effect, collateral, ndcg = (np.array(v) for v in zip(*points))
+            style = {"color": f"C{colour}", "markersize": 3}
+            axes.plot(strength, effect, "o-", label=f"{seed}: effect", **style)
+            axes.plot(strength, collateral, "s--", label=f"{seed}: collateral RBO", **style)
+            axes.plot(strength, ndcg / max(ndcg[0], 1e-9), "^:", label=f"{seed}: NDCG@10 / before", **style)
+        axes.set_title(title, fontsize=9)
+        axes.set_xlabel("strength")
+        axes.set_ylim(-0.05, 1.25)
+        axes.legend(fontsize=5)
     return _save(figure, path)
 
 
-def frontiers(panels: dict[str, dict[str, dict[str, list[tuple[float, float]]]]], path: Path) -> Path:
-    """Effect against collateral (or NDCG) per method: cell -> study -> method -> [(effect, y)]."""
-    studies, figure, grid = _cell_by_study_grid(panels)
-    for row, (cell, by_study) in zip(grid, panels.items()):
-        for axes, study in zip(row, studies):
-            for method, points in by_study.get(study, {}).items():
-                effect, value = zip(*points)
-                axes.plot(effect, value, "o-" if method.startswith("SAE") else "x--", label=method, markersize=3)
-            axes.set_title(f"{cell}: {study}", fontsize=9)
-            axes.set_xlabel("effect")
-            axes.set_ylabel("NDCG@10" if study == "popularity" else "collateral RBO")
-            axes.legend(fontsize=6)
+def frontiers(panels: dict[str, tuple[str, dict[str, list[tuple[float, float]]]]], path: Path) -> Path:
+    """One panel per (cell, study): each method's effect against its harm.
+
+    panels: title -> (the harm's axis label, method -> [(effect, harm)]); SAE and probe curves are
+    drawn solid, baselines dashed.
+    """
+    figure, axes_list = _panels(len(panels))
+    for axes, (title, (harm, methods)) in zip(axes_list, panels.items()):
+        for method, points in methods.items():
+            effect, value = zip(*points)
+            solid = not method.startswith("baseline")
+            axes.plot(effect, value, "o-" if solid else "x--", label=method, markersize=3)
+        axes.set_title(title, fontsize=9)
+        axes.set_xlabel("effect")
+        axes.set_ylabel(harm)
+        axes.legend(fontsize=5)
     return _save(figure, path)

@@ -157,6 +157,7 @@ class Steered:
     effect: float
     collateral_rbo: float
     ndcg: float
+    outside: float | None = None  # promotion: the effect on the report users outside the audience (spill-over)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,13 +189,27 @@ class Calibration:
 
 
 @dataclasses.dataclass(frozen=True)
+class Operating:
+    """One method at the study's stated operating point on the report users, SAE or not.
+
+    `hidden_removed` (filtering with hidden tags): how many hidden-tag items it took out of the
+    audience's top-k lists, of `hidden_before` there without any edit.
+    """
+
+    method: str
+    point: Steered
+    hidden_removed: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class StudyResult:
     """One case study on the report users: before, the calibrated intervention, and the curves.
 
-    `details` holds the study's own extra measures (promotion: median ranks; popularity:
-    mean popularity percentile), each before and after the calibrated intervention. `chosen` is
-    the index in `curves` of the calibrated intervention's own dose-response (None in results
-    written before monorec recorded it).
+    `details` holds the study's own extra measures (promotion: median ranks and the users
+    outside the audience; popularity: mean popularity percentile, before and after; filtering:
+    what was hidden and what the probe inferred). `chosen` is the index in `curves` of the
+    calibrated intervention's own dose-response (None in results written before monorec recorded
+    it). `operating` sets every method, SAE or not, at the study's stated operating point.
     """
 
     subject: str
@@ -209,6 +224,7 @@ class StudyResult:
     curves: list[Curve]
     details: dict[str, float] = dataclasses.field(default_factory=dict)
     chosen: int | None = None
+    operating: list[Operating] = dataclasses.field(default_factory=list)
 
     @property
     def chosen_curve(self) -> Curve:

@@ -39,7 +39,7 @@ class RecommenderService:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.item_ids = [_plain(i) for i in bundle.items["item_id"]]
-        self.steerer = Steerer(bundle.recommender, bundle.sae, bundle.labels, self.item_ids)
+        self.steerer = Steerer(bundle.recommender, bundle.sae, bundle.labels, self.item_ids, bundle.items)
         indptr, items = bundle.train_indptr.numpy(), bundle.train_items.numpy()
         validation = bundle.validation_users.numpy()
         self.calibrator = Calibrator.build(self.steerer, indptr, items, validation, bundle.items)
@@ -47,7 +47,8 @@ class RecommenderService:
         self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
-        self.explorer_data = _explorer_data(bundle)  # at start: no request waits for it, none computes it twice
+        # At start: no request waits for it, none computes it twice. The concept directions an edit may name too.
+        self.explorer_data = _explorer_data(bundle) | {"directions": sorted(self.steerer.directions)}
 
     def user_index(self, user_id: int | str) -> int:
         return lookup(user_id, self._user_index, "user_id")
@@ -75,7 +76,8 @@ class RecommenderService:
             applied, found = self.calibrator.resolve(intervention)
             resolved.append(applied)
             if found is not None:
-                note = {"neuron": intervention.neuron, "target": intervention.target, "strength": found.strength}
+                note = {"neuron": intervention.neuron, "concept": intervention.concept, "target": intervention.target}
+                note |= {"strength": found.strength}
                 notes.append({**note, "validation_effect": found.effect, "validation_users": found.users})
         return tuple(resolved), notes
 

@@ -107,17 +107,22 @@ def test_suppressing_horror_lowers_its_share_in_the_top10(url):
     horror = truth.genre_names.index("Horror")
     horror_ids = set(data.item_ids[truth.item_genres[:, horror]].tolist())
     fans = data.user_ids[np.flatnonzero(truth.user_genres[:, horror])[:40]]
-    share = {"before": [], "after": []}
+    share = {"before": [], "neuron": [], "direction": []}
     for user in fans:
         for key, interventions in (
             ("before", []),
-            ("after", [{"neuron": "Horror", "op": "suppress", "strength": 2.0, "tower": "both"}]),
+            ("neuron", [{"neuron": "Horror", "op": "suppress", "strength": 2.0, "tower": "both"}]),
+            ("direction", [{"concept": "Horror", "op": "suppress", "strength": 2.0, "tower": "both"}]),
         ):
             body = requests.post(
                 f"{url}/recommend", json={"user_id": int(user), "interventions": interventions}, timeout=10
             ).json()
             share[key].append(np.mean([item["item_id"] in horror_ids for item in body["items"]]))
-    assert np.mean(share["after"]) < np.mean(share["before"]) - 0.1
+    assert np.mean(share["neuron"]) < np.mean(share["before"]) - 0.1
+    assert np.mean(share["direction"]) < np.mean(share["before"]) - 0.1  # the concept direction, weighted neurons
+    unknown = {"concept": "Polka", "op": "suppress"}
+    response = requests.post(f"{url}/recommend", json={"user_id": 1, "interventions": [unknown]}, timeout=10)
+    assert response.status_code == 404 and "unknown concept 'Polka'" in response.json()["error"]
 
 
 def test_explain_profile_and_item_interventions(url):
@@ -463,10 +468,16 @@ def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
             page.wait_for_selector("#edits .edit")
             page.fill("#edits input[type=range]", "4")
             page.wait_for_selector("#effect[data-replaced]:not([data-replaced='0'])")
-            steer_ms = float(page.get_attribute("#effect", "data-ms"))
+            stamp = page.get_attribute("#effect", "data-ms")  # changes with every steered list that lands
+            steer_ms = float(stamp)
             after = page.locator("#recommendations li").all_text_contents()
             assert page.locator("#recommendations li.moved-in").count() > 0
             assert sum("Horror" in name for name in after) < sum("Horror" in name for name in before)
+            # The same edit through the Horror direction (every neuron carrying it, weighted).
+            page.select_option("#edits select[aria-label='neuron or direction']", "cHorror")
+            page.wait_for_function("(stamp) => document.querySelector('#effect').dataset.ms !== stamp", arg=stamp)
+            directed = page.locator("#recommendations li").all_text_contents()
+            assert sum("Horror" in name for name in directed) < sum("Horror" in name for name in before)
             page.locator("#recommendations li button").first.click()
             page.wait_for_selector("#explanation h3")
             assert "neuron" in page.text_content("#explanation")

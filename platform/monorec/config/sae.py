@@ -118,14 +118,17 @@ class CaseStudyConfig:
     Each study calibrates its strength on the validation users to its target and reports on the
     report users (both held out of SAE training); where a study has several candidate edits (the
     towers listed, or which neurons to raise), the one meeting its target with the least harm on
-    the validation users is used. Filtering suppresses `filter_concept`'s best neuron (on each of
-    `filter_towers`) for the `filter_users` users whose top-10 holds most of it (the purest
-    concept when the data has none by that name) until its share is at most `filter_max_share`.
+    the validation users is used. Filtering suppresses `filter_concept`'s best neuron or its
+    direction (on each of `filter_towers`) for the `filter_users` users whose top-10 holds most
+    of it (the purest concept when the data has none by that name) until its share is at most
+    `filter_max_share`, with a `hidden_tags` share of the concept's item tags (drawn with
+    `hidden_seed`) hidden from everything but the evaluation: labelling, directions,
+    calibration, the linear probe and the metadata filters see the rest only.
     Promotion boosts, on the item named `promote_item` (the concept's most popular item when it
     is null or absent), either its `promote_concept` neuron or its `audiences`' neurons, for the
     users whose most frequent concept is one of `audiences`, until the item is in the
     top-`promote_k` of `promote_min_reach` of them; it is skipped when the data lacks the concept.
-    Popularity control suppresses the popularity neuron (on each of `popularity_towers`) for
+    Popularity control suppresses the popularity neuron or direction (on each of `popularity_towers`) for
     every user until the long-tail share of the top-10 is `popularity_factor` times what it was.
     """
 
@@ -134,6 +137,8 @@ class CaseStudyConfig:
     filter_users: int = 50
     filter_max_share: float = 0.10
     filter_towers: list[Tower] = dataclasses.field(default_factory=lambda: ["user", "both"])
+    hidden_tags: float = 0.5
+    hidden_seed: int = 0
     promote_item: str | None = "Bob Dylan"
     promote_concept: str = "Folk"
     audiences: list[str] = dataclasses.field(default_factory=lambda: ["Metal", "Pop"])
@@ -147,6 +152,7 @@ class CaseStudyConfig:
         at_least("case_studies.promote_k", self.promote_k, 1)
         within("case_studies.filter_max_share", self.filter_max_share, 0, 1)
         within("case_studies.promote_min_reach", self.promote_min_reach, 0, 1)
+        within("case_studies.hidden_tags", self.hidden_tags, 0, 1)
         at_least("case_studies.popularity_factor", self.popularity_factor, 0)
         if not self.filter_towers or not self.popularity_towers:
             raise ConfigError("case_studies.filter_towers and popularity_towers each need at least one tower")

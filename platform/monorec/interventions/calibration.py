@@ -22,6 +22,7 @@ import torch
 from monorec.data.dataset import concept_matrix
 from monorec.errors import InvalidRequestError
 from monorec.evaluation.ranking import mask_training_items
+from monorec.interventions.directions import head_items
 from monorec.interventions.effects import EffectFn, concept_share, item_reach, long_tail_share
 from monorec.interventions.steering import Intervention, Steerer
 from monorec.interventions.targets import Target
@@ -29,7 +30,6 @@ from monorec.interventions.targets import Target
 Mask = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scores, users) -> scores with seen items at -inf
 MAX_STRENGTH = {"suppress": 16.0, "boost": 32.0}
 BISECTION_STEPS = 12
-HEAD_PERCENTILE = 20.0  # the long tail: items outside the 20% most popular
 
 
 class UnreachableTargetError(InvalidRequestError):
@@ -122,7 +122,7 @@ class Calibrator:
             return concept_share(torch.as_tensor(self.concept_matrix[:, column], device=device), target.k)
         if target.measure == "item_reach":
             return item_reach(self.steerer.items([target.item_id])[0], target.k)
-        long_tail = torch.as_tensor(self.popularity_percentile >= HEAD_PERCENTILE, device=device)
+        long_tail = torch.as_tensor(~head_items(self.popularity_percentile), device=device)
         return long_tail_share(long_tail, target.k)
 
     def population(self, target: Target) -> torch.Tensor:

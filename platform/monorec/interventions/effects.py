@@ -8,11 +8,14 @@ curves, the baselines' curves and the calibrated result are measured the same wa
     collateral_rbo  RBO between each top-k before and after over the items the study does not target
                     (1 = the rest of the list kept its order)
     ndcg            NDCG@10 of the users' held-out positives after the intervention
+
+`at_effect` reads a curve at a given effect, so that two methods compare at equal effect.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -21,7 +24,7 @@ import torch
 from monorec.data.split import Split
 from monorec.evaluation.fidelity import rbo
 from monorec.evaluation.ranking import expected_ranks, metrics_from_ranks
-from monorec.results import Steered
+from monorec.results import Curve, Steered
 
 NEG_INF = float("-inf")
 EffectFn = Callable[[torch.Tensor], torch.Tensor]  # masked scores (B, n_items) -> per-user effect (B,)
@@ -74,3 +77,22 @@ def heldout_ndcg(masked_scores: torch.Tensor, split: Split, users: torch.Tensor,
     ranks = expected_ranks(masked_scores, masked_scores.gather(1, targets))
     n_candidates = torch.isfinite(masked_scores).sum(1).float()
     return metrics_from_ranks(ranks, n_candidates, k)["ndcg"].mean().item()
+
+
+def at_effect(curve: Curve, effect: float) -> Steered | None:
+    """The curve's first point at `effect`, interpolated between the two points that bracket it (None: never)."""
+    for first, second in itertools.pairwise(curve.points):
+        low, high = sorted((first.effect, second.effect))
+        if low <= effect <= high:
+            w = 0.0 if high == low else (effect - first.effect) / (second.effect - first.effect)
+            outside = None
+            if first.outside is not None and second.outside is not None:
+                outside = first.outside + w * (second.outside - first.outside)
+            return Steered(
+                strength=first.strength + w * (second.strength - first.strength),
+                effect=effect,
+                collateral_rbo=first.collateral_rbo + w * (second.collateral_rbo - first.collateral_rbo),
+                ndcg=first.ndcg + w * (second.ndcg - first.ndcg),
+                outside=outside,
+            )
+    return None

@@ -11,34 +11,41 @@ Operations on neuron j, each with a continuous strength s:
     boost     z_j <- z_j + s a_j         a_j = the neuron's largest activation on that tower
     scale     z_j <- s z_j               any factor, negative included
     set       z_j <- s
+An edit addressed by `concept` moves the concept's direction (`monorec.interventions.directions`):
+every neuron j carrying it, by its weight w_j (the largest 1): z_j <- z_j + w_j (edit(z_j) - z_j).
+An edit of one neuron, or of a label's neurons, has weight 1 on each.
 Towers: `user` (the requesting users' codes), `item` (the listed items, or every item) or
 `both`. On `both`, suppress beyond removal (s > 1) pushes only the user side further and just
 removes the neuron from the items: negating both sides would multiply two negatives back into
 a boost of the very concept being suppressed. Where the model has item biases (MF), an item
-edit also moves each item's bias by the linear read-out of its code change (`BiasReadout`):
-popularity lives largely in those biases.
+edit also moves each item's bias by the linear read-out of its popularity neurons' change
+(`BiasReadout`; it needs the item table's popularity): popularity lives largely in those biases.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
+import pandas as pd
 import torch
 
 from monorec.config.sae import Tower
-from monorec.errors import InvalidRequestError
-from monorec.ids import lookup, neuron_ref
+from monorec.errors import InvalidRequestError, UnknownIdError
+from monorec.ids import lookup, neuron_ref, quote
+from monorec.interventions.directions import POPULARITY, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.sae.model import SparseAutoencoder
+from monorec.sae.model import Encoded
 
 Operation = Literal["suppress", "boost", "scale", "set"]
 DEFAULT_STRENGTH = {"suppress": 1.0, "boost": 1.0, "scale": 1.0}  # `set` needs an explicit value
 MAX_STRENGTH = 1e4
 MAX_ITEMS = 100
+MAX_NAMED = 60  # concepts an unknown-concept error lists
 CALIBRATED_OPS = ("suppress", "boost")  # a target needs a strength whose effect grows with it
 
 
@@ -46,7 +53,9 @@ CALIBRATED_OPS = ("suppress", "boost")  # a target needs a strength whose effect
 class Intervention:
     """One edit of SAE codes, the same type from an HTTP body to the steering code.
 
-    `neuron` is a neuron id or a label ("Horror": every neuron carrying it). `item_ids` (the
+    `neuron` is a neuron id or a label ("Horror": every neuron carrying it, alike); `concept`
+    instead names a concept direction ("Horror", or "popularity"): each neuron weighted by how
+    strongly it separates the concept's items from the rest. Exactly one of the two. `item_ids` (the
     dataset's own ids) restrict an item-tower edit to those items; empty means every item.
     `strength` defaults per op (1); with `target` instead, the strength is calibrated
     (`monorec.interventions.calibration`). Invalid combinations fail at construction.
@@ -55,14 +64,17 @@ class Intervention:
     # Read by pydantic when the HTTP layer validates a body into this dataclass (no import needed).
     __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "allow_inf_nan": False}
 
-    neuron: int | str
+    neuron: int | str | None = None
     op: Operation = "suppress"
     strength: float | None = None
     tower: Tower = "user"
     item_ids: tuple[int | str, ...] = ()
     target: Target | None = None
+    concept: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.neuron is None) == (self.concept is None):
+            raise InvalidRequestError("an intervention names exactly one of neuron and concept")
         if self.strength is not None:
             if not math.isfinite(self.strength) or abs(self.strength) > MAX_STRENGTH:
                 raise InvalidRequestError(f"strength must be finite and within ±{MAX_STRENGTH:g}")
@@ -117,40 +129,61 @@ def item_side_strength(edit: Intervention, strength: float) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class BiasReadout:
-    """Item bias as a linear function of the item's codes: b_i ≈ c0 + z_i · c (least squares).
+    """Item bias as a linear function of the popularity neurons' codes: b_i ≈ c0 + z_i[P] · c (least squares).
 
-    An item edit that changes z_i by Δz moves the bias by Δz · c. `r2` says how much of the
-    biases' variance the codes explain.
+    P are the neurons of the popularity direction: popularity lives largely in the biases, and
+    an item edit that changes z_i by Δz moves its bias by Δz[P] · c. Other neurons are left out
+    because their coefficients are confounded (on Last.FM MF every coefficient of a read-out
+    from all neurons is negative, so boosting any genre on an item lowered its bias and buried
+    it). `weights` is (m,), zero outside P; `r2` says how much of the biases' variance P explains.
     """
 
     weights: torch.Tensor  # (m,)
     r2: float
 
     @classmethod
-    def fit(cls, item_codes: torch.Tensor, biases: torch.Tensor, ridge: float = 1e-3) -> BiasReadout:
-        design = torch.cat([item_codes, torch.ones(len(item_codes), 1, device=item_codes.device)], dim=1).double()
+    def fit(
+        cls, item_codes: torch.Tensor, biases: torch.Tensor, neurons: Sequence[int], ridge: float = 1e-3
+    ) -> BiasReadout:
+        codes = item_codes[:, list(neurons)]
+        design = torch.cat([codes, torch.ones(len(codes), 1, device=codes.device)], dim=1).double()
         gram = design.T @ design + ridge * torch.eye(design.shape[1], device=design.device, dtype=design.dtype)
         solution = torch.linalg.solve(gram, design.T @ biases.double())
         residual = biases.double() - design @ solution
         r2 = 1 - residual.pow(2).sum() / (biases.double() - biases.double().mean()).pow(2).sum().clamp(min=1e-12)
-        return cls(solution[:-1].float(), float(r2))
+        weights = torch.zeros(item_codes.shape[1], device=item_codes.device)
+        weights[list(neurons)] = solution[:-1].float()
+        return cls(weights, float(r2))
+
+
+class Dictionary(Protocol):
+    """What steering reads from a dictionary: an SAE, or a probe's one direction (`ProbeDictionary`)."""
+
+    n_latents: int
+
+    def encode(self, embeddings: torch.Tensor) -> Encoded: ...
+
+    def decoder_weight(self) -> torch.Tensor: ...
 
 
 class Steerer:
-    """Holds every user's and item's code for one (recommender, SAE) pair and scores interventions.
+    """Holds every user's and item's code for one (recommender, dictionary) pair and scores interventions.
 
     `labels` maps a label to its neurons: an intervention addressed by label ("Horror") applies
     to every neuron carrying it, since a concept is often spread over several neurons; one
-    addressed by id applies to that neuron alone. `item_ids` are the dataset's ids of the item
-    indices (default: the indices themselves), which interventions use to name items.
+    addressed by id applies to that neuron alone. `items` (a table with `concepts` and
+    `popularity_percentile`) gives the concept directions that `concept` edits move; without it
+    there are none. `item_ids` are the dataset's ids of the item indices (default: the indices
+    themselves), which interventions use to name items.
     """
 
     def __init__(
         self,
         recommender: TwoTowerRecommender,
-        sae: SparseAutoencoder,
+        sae: Dictionary,
         labels: Mapping[str, Sequence[int]] | None = None,
         item_ids: Sequence[int | str] | None = None,
+        items: pd.DataFrame | None = None,
     ) -> None:
         self.recommender, self.sae = recommender, sae
         self.labels = {label: list(neurons) for label, neurons in (labels or {}).items()}
@@ -164,21 +197,47 @@ class Steerer:
                 "user": self.user_codes.codes.max(0).values.clamp(min=0),
                 "item": self.item_codes.codes.max(0).values.clamp(min=0),
             }
-            biases = recommender.item_biases()
-            self.bias_readout = BiasReadout.fit(self.item_codes.codes, biases) if biases is not None else None
+        self.directions = item_directions(self.item_codes.codes, items) if items is not None else {}
+        biases, popular = recommender.item_biases(), self.directions.get(POPULARITY)
+        with torch.no_grad():
+            fits = biases is not None and popular is not None
+            self.bias_readout = BiasReadout.fit(self.item_codes.codes, biases, popular.neurons) if fits else None
+
+    def seeing(self, items: pd.DataFrame) -> Steerer:
+        """The same codes, with the concept directions of another item table and no labels.
+
+        Labels were named from the full item tags; a study that hides some tags (docs/method.md
+        §5) steers through directions of the tags it is shown, and neurons by id.
+        """
+        twin = copy.copy(self)
+        twin.labels = {}
+        twin.directions = item_directions(self.item_codes.codes, items)
+        return twin
 
     def neurons(self, ref: int | str) -> list[int]:
         """Resolve a neuron id or a label ("Horror") to neuron ids (`monorec.ids`: the one parser)."""
         return neuron_ref(ref, self.sae.n_latents, self.labels)
+
+    def weighted(self, edit: Intervention) -> tuple[list[int], torch.Tensor]:
+        """The neurons an edit moves and each one's weight (1 unless it names a concept direction)."""
+        device = self.decoder.device
+        if edit.concept is None:
+            neurons = self.neurons(edit.neuron if edit.neuron is not None else "")
+            return neurons, torch.ones(len(neurons), device=device)
+        found = self.directions.get(edit.concept)
+        if found is None:
+            known = ", ".join(sorted(self.directions)[:MAX_NAMED]) or "none (the service has no item tags)"
+            raise UnknownIdError(f"unknown concept {quote(edit.concept)}: directions exist for {known}")
+        return list(found.neurons), torch.tensor(found.weights, device=device)
 
     def items(self, item_ids: Sequence[int | str]) -> list[int]:
         """Item indices of dataset item ids."""
         return [lookup(item, self._item_index, "item_id") for item in item_ids]
 
     def check(self, interventions: Sequence[Intervention]) -> None:
-        """Resolve every neuron and item up front, so that a bad request fails before any scoring."""
+        """Resolve every neuron, concept and item up front, so that a bad request fails before any scoring."""
         for intervention in interventions:
-            self.neurons(intervention.neuron)
+            self.weighted(intervention)
             self.items(intervention.item_ids)
 
     def scores(self, users: torch.Tensor, interventions: Sequence[Intervention] = ()) -> torch.Tensor:
@@ -188,21 +247,21 @@ class Steerer:
             user_emb = model.user_embeddings(users).clone()
             item_emb, bias_shift = None, None
             for edit in interventions:
-                neurons, strength = self.neurons(edit.neuron), edit.resolved_strength
+                (neurons, weights), strength = self.weighted(edit), edit.resolved_strength
                 if edit.tower in ("user", "both"):
-                    user_emb += self._shift("user", users, neurons, edit.op, strength)
+                    user_emb += self._shift("user", users, neurons, weights, edit.op, strength)
                 if edit.tower in ("item", "both"):
                     strength = item_side_strength(edit, strength)
                     rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
                     rows = torch.arange(model.n_items) if rows is None else rows
                     rows = rows.to(user_emb.device)
                     item_emb = model.item_embeddings().clone() if item_emb is None else item_emb
-                    item_emb[rows] += self._shift("item", rows, neurons, edit.op, strength)
+                    item_emb[rows] += self._shift("item", rows, neurons, weights, edit.op, strength)
                     if self.bias_readout is not None:
                         bias_shift = (
                             torch.zeros(model.n_items, device=user_emb.device) if bias_shift is None else bias_shift
                         )
-                        change = self._code_change("item", rows, neurons, edit.op, strength)
+                        change = self._code_change("item", rows, neurons, weights, edit.op, strength)
                         bias_shift[rows] += change @ self.bias_readout.weights[neurons]
             items = model.item_embeddings() if item_emb is None else item_emb
             scores = model.logits_all(users, user_emb, items)
@@ -227,16 +286,17 @@ class Steerer:
             return original - ablated
 
     def _code_change(
-        self, tower: str, rows: torch.Tensor, neurons: list[int], op: Operation, strength: float
+        self, tower: str, rows: torch.Tensor, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
     ) -> torch.Tensor:
+        """w_j (edit(z_j) - z_j) for the addressed neurons: the full edit where the weight is 1."""
         encoded = self.user_codes if tower == "user" else self.item_codes
         codes = encoded.codes[rows][:, neurons]
-        return edited_codes(codes, op, strength, self.reference[tower][neurons]) - codes
+        return (edited_codes(codes, op, strength, self.reference[tower][neurons]) - codes) * weights
 
     def _shift(
-        self, tower: str, rows: torch.Tensor, neurons: list[int], op: Operation, strength: float
+        self, tower: str, rows: torch.Tensor, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
     ) -> torch.Tensor:
         """The embedding change of an edit: (z' - z) W_dec^T, de-normalised by each vector's std."""
         encoded = self.user_codes if tower == "user" else self.item_codes
-        change = self._code_change(tower, rows, neurons, op, strength)
+        change = self._code_change(tower, rows, neurons, weights, op, strength)
         return (change @ self.decoder[:, neurons].T) * encoded.std[rows]

@@ -23,7 +23,7 @@ from monorec.reproduction.sections import (
     topk_section,
 )
 from monorec.reproduction.shortfalls import shortfalls_section
-from monorec.reproduction.steering import steering_section, studies_of
+from monorec.reproduction.steering import dose_panels, frontier_panels, steering_section
 from monorec.storage import atomic_write, read_json
 
 FIGURES = ("purity.png", "beta_ablation.png", "dose_response.png", "steering_frontier.png")
@@ -42,8 +42,8 @@ def write_page(results_dir: Path) -> Path:
     else:
         plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
         plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
-        plots.dose_response(_dose_frame(runs), results_dir / FIGURES[2])
-        plots.frontiers(_frontier_frame(runs), results_dir / FIGURES[3])
+        plots.dose_response(dose_panels(runs), results_dir / FIGURES[2])
+        plots.frontiers(frontier_panels(runs), results_dir / FIGURES[3])
     readme = results_dir / "README.md"
     atomic_write(readme, lambda tmp: tmp.write_text(render_page(results_dir)))
     return readme
@@ -166,35 +166,4 @@ def _beta_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, floa
             ]
             for cell, results in runs.items()
         }
-    return frame
-
-
-def _seed0(runs: Runs) -> dict[str, dict]:
-    """cell -> study name -> the seed-0 (first seed) paper-default SAE's study result."""
-    frame = {}
-    for cell, results in runs.items():
-        record = results.first("relu")
-        if record is not None and studies_of(record):
-            frame[cell] = studies_of(record)
-    return frame
-
-
-def _dose_frame(runs: Runs) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
-    """cell -> study -> the calibrated SAE curve's (strength, effect, collateral, NDCG) points."""
-    frame: dict = {}
-    for cell, studies in _seed0(runs).items():
-        for name, study in studies.items():
-            points = [(p.strength, p.effect, p.collateral_rbo, p.ndcg) for p in study.chosen_curve.points]
-            frame.setdefault(cell, {})[name] = points
-    return frame
-
-
-def _frontier_frame(runs: Runs) -> dict[str, dict[str, dict[str, list[tuple[float, float]]]]]:
-    """cell -> study -> method -> (effect, collateral RBO or, for popularity, NDCG@10) points."""
-    frame: dict = {}
-    for cell, studies in _seed0(runs).items():
-        for name, study in studies.items():
-            value = (lambda p: p.ndcg) if name == "popularity" else (lambda p: p.collateral_rbo)
-            methods = {curve.method: [(p.effect, value(p)) for p in curve.points] for curve in study.curves}
-            frame.setdefault(cell, {})[name] = methods
     return frame

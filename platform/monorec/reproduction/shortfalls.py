@@ -24,9 +24,8 @@ def shortfalls(runs: Runs) -> list[str]:
         found += _purity(cell, results)
         found += _fidelity(cell, results)
         found += _popularity(cell, results)
-        first = results.first("relu")
-        if first is not None:
-            found += [f"{cell}: {line}" for line in _interventions(first.run.steering)]
+        for record in sorted(results.base(), key=lambda r: r.seed):
+            found += [f"{cell} seed {record.seed}: {line}" for line in _interventions(record.run.steering)]
     return found
 
 

@@ -122,8 +122,12 @@ function drawHistogram(histogram) {
 
 // ---- one user's list and steering ---------------------------------------------------------
 
+// An edit moves one neuron ({neuron}) or a concept direction ({concept}: every neuron carrying it, weighted).
 function interventions() {
-  return state.edits.map((e) => ({ neuron: e.neuron, op: e.op, strength: e.strength, tower: e.tower }));
+  return state.edits.map((e) => ({
+    ...(e.concept === undefined ? { neuron: e.neuron } : { concept: e.concept }),
+    op: e.op, strength: e.strength, tower: e.tower,
+  }));
 }
 
 async function showUser(userId) {
@@ -174,10 +178,15 @@ function renderEdits() {
   box.replaceChildren();
   state.edits.forEach((edit, index) => {
     const row = element("div", undefined, { class: "edit", "data-edit": index });
-    const neuron = element("select", undefined, { "aria-label": "neuron" });
+    const neuron = element("select", undefined, { "aria-label": "neuron or direction" });
     for (const n of state.payload.neurons) {
-      const option = element("option", `${n.neuron} ${n.label || ""}`, { value: n.neuron });
-      if (n.neuron === edit.neuron) option.selected = true;
+      const option = element("option", `${n.neuron} ${n.label || ""}`, { value: `n${n.neuron}` });
+      if (edit.concept === undefined && n.neuron === edit.neuron) option.selected = true;
+      neuron.append(option);
+    }
+    for (const name of state.payload.directions || []) {  // the live service's concept directions
+      const option = element("option", `direction: ${name}`, { value: `c${name}` });
+      if (edit.concept === name) option.selected = true;
       neuron.append(option);
     }
     const op = select(["suppress", "boost"], edit.op, "operation");
@@ -185,7 +194,11 @@ function renderEdits() {
     const strength = element("input", undefined, { type: "range", min: "0", max: "4", step: "0.25", value: edit.strength, "aria-label": "strength" });
     const shown = element("output", fixed(edit.strength));
     const remove = element("button", "remove", { type: "button" });
-    neuron.addEventListener("change", () => { edit.neuron = Number(neuron.value); steer(); });
+    neuron.addEventListener("change", () => {
+      const [kind, value] = [neuron.value[0], neuron.value.slice(1)];
+      if (kind === "c") { edit.concept = value; delete edit.neuron; } else { edit.neuron = Number(value); delete edit.concept; }
+      steer();
+    });
     op.addEventListener("change", () => { edit.op = op.value; steer(); });
     tower.addEventListener("change", () => { edit.tower = tower.value; steer(); });
     strength.addEventListener("input", () => { edit.strength = Number(strength.value); shown.textContent = fixed(edit.strength); steer(); });
