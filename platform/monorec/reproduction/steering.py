@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from monorec.reproduction.format import stat, table
 from monorec.reproduction.records import CellRuns, Runs, SAERecord
 from monorec.results import Operating, StudyResult
@@ -189,6 +191,13 @@ def steering_section(runs: Runs) -> str:
             "",
             table(COMPARED_HEADER, compared),
             "",
+            "**Where an SAE-free method matches or beats the SAE's edit** (means over seeds at the operating points "
+            f"above: for filtering a share no higher at collateral ≥ {FILTER_MIN_COLLATERAL:g}, for popularity "
+            "NDCG@10 no lower at the SAE's long-tail share, for promotion spill-over no higher at the SAE's reach; "
+            "the every-tag filter is left out, no real catalogue has it):",
+            "",
+            "\n".join(_losses(runs)) or "Nowhere: the SAE's edit is ahead of every SAE-free method.",
+            "",
             "**Where a target is missed**, the furthest each SAE curve gets on the report users:",
             "",
             "\n".join(notes) or "Every target is met.",
@@ -237,31 +246,91 @@ def _method_key(method: str) -> str:
     return f"{source} (calibrated)" if source in ("SAE", "probe") else method.removeprefix("baseline: ")
 
 
-def _compared(cell: str, name: str, studies: list[tuple[int, StudyResult]]) -> list[list[object]]:
-    methods: dict[str, list[tuple[int, StudyResult, Operating]]] = {}
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One method's operating points over the seeds of one study of one cell."""
+
+    name: str
+    seeds: list[int]
+    effect: list[float]
+    collateral: list[float]
+    ndcg: list[float]
+    spill: list[float | None]  # promotion
+    hidden_removed: list[float]  # filtering with hidden tags
+
+    @property
+    def reference_only(self) -> bool:
+        """The every-tag filter: what no one filtering a real catalogue has, shown for reference."""
+        return self.name.endswith("for reference)")
+
+
+def _methods(studies: list[tuple[int, StudyResult]]) -> dict[str, Method]:
+    """Every method's operating points, the SAE's and the probe's pooled over the seeds' choices."""
+    entries: dict[str, list[tuple[int, StudyResult, Operating]]] = {}
     for seed, study in studies:
         for point in study.operating:
-            methods.setdefault(_method_key(point.method), []).append((seed, study, point))
+            entries.setdefault(_method_key(point.method), []).append((seed, study, point))
+    return {
+        name: Method(
+            name,
+            [seed for seed, _, _ in found],
+            [o.point.effect for _, _, o in found],
+            [o.point.collateral_rbo for _, _, o in found],
+            [o.point.ndcg for _, _, o in found],
+            [spill(study, o) for _, study, o in found],
+            [float(o.hidden_removed) for _, _, o in found if o.hidden_removed is not None],
+        )
+        for name, found in entries.items()
+    }
+
+
+def _compared(cell: str, name: str, studies: list[tuple[int, StudyResult]]) -> list[list[object]]:
     rows = []
-    for method, entries in methods.items():
-        points = [o.point for _, _, o in entries]
-        if name == "promotion":
-            extra = stat([spill(s, o) for _, s, o in entries])
-        elif name == "filtering":
-            removed = [float(o.hidden_removed) for _, _, o in entries if o.hidden_removed is not None]
-            extra = stat(removed, 1)
-        else:
-            extra = "–"
+    for method in _methods(studies).values():
+        extra = {"promotion": stat(method.spill), "filtering": stat(method.hidden_removed, 1)}.get(name, "–")
         rows.append(
             [
-                *(cell, name, method, ", ".join(str(seed) for seed, _, _ in entries)),
-                stat([p.effect for p in points]),
-                stat([p.collateral_rbo for p in points]),
-                stat([p.ndcg for p in points], 3),
-                extra,
+                *(cell, name, method.name, ", ".join(map(str, method.seeds))),
+                *(stat(method.effect), stat(method.collateral), stat(method.ndcg, 3), extra),
             ]
         )
     return rows
+
+
+def _beats_the_sae(name: str, sae: Method, other: Method) -> bool:
+    """At the operating points (means over seeds): does a method do the study's job at least as well?
+
+    Filtering: a share no higher at collateral at least `FILTER_MIN_COLLATERAL`; popularity: NDCG@10
+    no lower at the SAE's share; promotion: spill-over no higher at the SAE's reach.
+    """
+    mean = lambda values: float(np.mean([v for v in values if v is not None]))  # noqa: E731
+    if name == "filtering":
+        return mean(other.effect) <= mean(sae.effect) and mean(other.collateral) >= FILTER_MIN_COLLATERAL
+    if name == "popularity":
+        return mean(other.ndcg) >= mean(sae.ndcg)
+    return any(v is not None for v in other.spill) and mean(other.spill) <= mean(sae.spill)
+
+
+def _losses(runs: Runs) -> list[str]:
+    """Every SAE-free method that matches or beats the SAE's edit, with both methods' numbers."""
+    lines = []
+    for cell, results in runs.items():
+        records = steering_records(results)
+        for name in STUDIES:
+            methods = _methods([(r.seed, studies_of(r)[name]) for r in records if name in studies_of(r)])
+            sae = methods.pop("SAE (calibrated)", None)
+            for other in (m for m in methods.values() if sae is not None and not m.reference_only):
+                if _beats_the_sae(name, sae, other):
+                    lines.append(f"- {cell} {name}: {other.name} ({_summary(name, other)}; SAE {_summary(name, sae)})")
+    return lines
+
+
+def _summary(name: str, method: Method) -> str:
+    if name == "filtering":
+        return f"share {stat(method.effect)}, collateral {stat(method.collateral)}"
+    if name == "popularity":
+        return f"long-tail share {stat(method.effect)}, NDCG@10 {stat(method.ndcg, 3)}"
+    return f"reach {stat(method.effect)}, spill-over {stat(method.spill)}"
 
 
 def _hidden_table(runs: Runs) -> str:
