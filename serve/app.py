@@ -4,6 +4,8 @@
     python jobs/run_service.py --bundle ~/.monorec/runs/tune_sae/bundle
     RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1 serve run configs/serve.yaml
 
+The routes, error bodies and OpenAPI document are `serve/api.py` (no Ray there: tests and
+Schemathesis run them in-process); this module is the deployment that loads a bundle and batches.
 `/` is the neuron explorer (a page with no data in it; monorec/explorer/). Every endpoint but
 /health and the page needs `Authorization: Bearer <token>`: replicas refuse to start
 without MONOREC_API_TOKEN unless MONOREC_INSECURE_NO_AUTH is set (serve/guard.py). Concurrent
@@ -12,48 +14,15 @@ interventions, off the event loop. Meant to run in Ray Serve's throughput mode (
 """
 
 import asyncio
-import dataclasses
-import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
 from ray import serve
 
 from monorec.bundle import Bundle, read_bundle
-from monorec.errors import InvalidRequestError, MonorecError, UnknownIdError
-from monorec.explorer import explorer_html
+from monorec.errors import ConflictError, MonorecError
 from monorec.serving import RankRequest, RecommenderService
-from serve.guard import Guard, required_token
-from serve.schemas import ExplainIn, RecommendIn, RecommendOut
-
-log = logging.getLogger(__name__)
-api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
-api.add_middleware(Guard)
-EXPLORER_PAGE = explorer_html()
-# The page may talk only to this service: inline script and style (it has no other), no other origin.
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
-    "frame-ancestors 'none'"  # no framing: a token typed into the page cannot be clickjacked
-)
-
-
-@api.exception_handler(UnknownIdError)
-async def not_found(_: Request, error: UnknownIdError) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=404)
-
-
-@api.exception_handler(RequestValidationError)
-async def unprocessable(_: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming where the body is wrong, without echoing it (it may hold NaN, or be huge)."""
-    detail = [{"loc": [str(part)[:40] for part in e["loc"]][:8], "msg": e["msg"][:200]} for e in error.errors()[:8]]
-    return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
-
-
-@api.exception_handler(InvalidRequestError)
-async def invalid(_: Request, error: InvalidRequestError) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=422)
+from serve.api import Backend, api, install
+from serve.guard import required_token
 
 
 def load_bundle(
@@ -77,6 +46,8 @@ def load_bundle(
 @serve.deployment(num_replicas=2, max_ongoing_requests=64, logging_config={"enable_access_log": False})
 @serve.ingress(api)
 class MonorecService:
+    """One replica: loads the bundle and serves `serve.api`'s routes from it, ranking in batches."""
+
     def __init__(
         self,
         model: str | None = None,
@@ -85,74 +56,14 @@ class MonorecService:
         digest: str | None = None,
     ) -> None:
         required_token()  # fail closed: no token and no explicit insecure mode, no replica
-        bundle, self.source = load_bundle(model, bundle_path, tracking_uri, digest)
+        bundle, source = load_bundle(model, bundle_path, tracking_uri, digest)
         self.service = RecommenderService(bundle)
-        self.dataset = bundle.config.data.dataset
+        install(Backend(self.service, source, self._rank_batch))
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
-    async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict] | InvalidRequestError]:
+    async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict] | ConflictError]:
         """Whatever arrived while the previous batch ran is scored together, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, self.service.rank_many, requests)
-
-    @api.get("/", include_in_schema=False)
-    def explorer_page(self) -> HTMLResponse:
-        """The neuron explorer (no data in it: the page fetches everything with the user's token)."""
-        return HTMLResponse(EXPLORER_PAGE, headers={"Content-Security-Policy": PAGE_POLICY})
-
-    @api.get("/explorer/neurons")
-    def explorer_neurons(self) -> dict:
-        return self.service.explorer_data
-
-    @api.get("/health")
-    def health(self) -> dict:
-        return {
-            "status": "ok",
-            **self.source,
-            "dataset": self.dataset,
-            "neurons": int(self.service.bundle.sae.n_latents),
-        }
-
-    @api.get("/neurons")
-    def neurons(self) -> list[dict]:
-        return [entry for j in range(self.service.bundle.sae.n_latents) for entry in self.service.describe_neuron(j)]
-
-    @api.get("/neurons/{id_or_label}")
-    def neuron(self, id_or_label: str) -> list[dict]:
-        return self.service.describe_neuron(id_or_label)
-
-    @api.post("/recommend", response_model=RecommendOut)
-    async def recommend(self, body: RecommendIn) -> dict:
-        loop = asyncio.get_running_loop()
-        user = self.service.user_index(body.user_id)
-        applied, calibrations = await loop.run_in_executor(None, self.service.resolve, body.interventions)
-        items = await self._rank_batch(RankRequest(user, applied, body.k, body.exclude_seen))
-        if isinstance(items, InvalidRequestError):  # this request alone failed; its batch did not
-            raise items
-        for calibration in calibrations:
-            effect = await loop.run_in_executor(None, self.service.user_effect, user, calibration["target"], applied)
-            calibration["user_effect"] = effect
-        if applied:
-            explanation = f"the frozen model's scores after {len(applied)} intervention(s) on SAE codes"
-        else:
-            explanation = "the frozen recommender's own ranking"
-        return {
-            "items": items,
-            "interventions_applied": [dataclasses.asdict(i) for i in applied],
-            "calibration": calibrations,
-            "explanation": explanation,
-        }
-
-    @api.post("/explain")
-    def explain(self, body: ExplainIn) -> dict:
-        return {
-            "user_id": body.user_id,
-            "item_id": body.item_id,
-            "neurons": self.service.explain(body.user_id, body.item_id, body.top),
-        }
-
-    @api.get("/users/{user_id}/profile")
-    def profile(self, user_id: str) -> dict:
-        return {"user_id": user_id, "neurons": self.service.profile(user_id)}
 
 
 def app_builder(args: dict) -> serve.Application:

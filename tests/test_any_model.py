@@ -209,7 +209,7 @@ def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     )
     assert [e["item_id"] for e in plain] == data.item_ids[own_top10.numpy()].tolist()
     assert plain != steered
-    explanation = service.explain(data.user_ids[0], plain[0]["item_id"])
+    explanation = service.explain(service.user_index(data.user_ids[0]), plain[0]["item_id"])
     assert len(explanation) == 5 and all(np.isfinite(e["contribution"]) for e in explanation)
     assert service.describe_neuron("Horror")[0]["label"] == "Horror"
     explorer = service.explorer_data  # what the explorer page shows for this bundle

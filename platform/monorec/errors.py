@@ -29,6 +29,11 @@ class InvalidRequestError(MonorecError, ValueError):
     """
 
 
+class ConflictError(MonorecError):
+    """A valid request this model cannot satisfy: a target no strength reaches, scores pushed out of
+    the finite range (HTTP 409: the body is fine, the data says no)."""
+
+
 class UnknownIdError(MonorecError, KeyError):
     """An original user or item id that the dataset does not contain."""
 

@@ -4,6 +4,9 @@ Requests speak the dataset's original user and item ids; unknown ids and labels 
 `UnknownIdError` (the service turns it into a 404). With no intervention, recommendations are
 the frozen recommender's own ranking (original embeddings); with interventions they come from
 the SAE's edited codes, decoded and scored by the same frozen model (`monorec.interventions`).
+A user the model never saw is given by their history instead of an id: their embedding is
+folded in against the frozen model (`monorec.recommenders.fold_in`, per model kind) and is
+steered, calibrated and explained like a known user's; the history's items leave the list.
 """
 
 from __future__ import annotations
@@ -16,20 +19,35 @@ import numpy as np
 import torch
 
 from monorec.bundle import Bundle
-from monorec.errors import InvalidRequestError
+from monorec.errors import ConflictError, InvalidRequestError, UnknownIdError
 from monorec.evaluation.ranking import mask_training_items
 from monorec.explorer import explorer_payload
-from monorec.ids import lookup
+from monorec.ids import lookup, quote
 from monorec.interventions import Calibrator, Intervention, Steerer, Target
+from monorec.interventions.steering import Users
+from monorec.recommenders.registry import fold_in_for
+from monorec.sae.model import Encoded
 
 NON_FINITE = "these interventions push scores out of the finite range: use smaller strengths"
 
 
+MAX_HISTORY = 1000
+UNKNOWN_NAMED = 10  # unknown history items an error names
+
+
+@dataclasses.dataclass(frozen=True)
+class Folded:
+    """A user outside the model's table: their history (item indices, no duplicates) and fitted embedding."""
+
+    history: tuple[int, ...]
+    users: Users  # one row
+
+
 @dataclasses.dataclass(frozen=True)
 class RankRequest:
-    """One top-k request for a user index: no interventions means the frozen model's own ranking."""
+    """One top-k request for a user index or a folded-in user: no interventions means the model's own ranking."""
 
-    user: int
+    user: int | Folded
     interventions: tuple[Intervention, ...] = ()
     k: int = 10
     exclude_seen: bool = True
@@ -47,22 +65,66 @@ class RecommenderService:
         self._item_index = {str(i): n for n, i in enumerate(self.item_ids)}
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
+        self._fold_in = fold_in_for(bundle.recommender.kind, bundle.config.train)
         # At start: no request waits for it, none computes it twice. The concept directions an edit may name too.
         self.explorer_data = _explorer_data(bundle) | {"directions": sorted(self.steerer.directions)}
 
     def user_index(self, user_id: int | str) -> int:
         return lookup(user_id, self._user_index, "user_id")
 
+    def fold_in(self, history: Sequence[int | str]) -> Folded:
+        """A user the model never saw, fitted to their history (dataset item ids; repeats count once).
+
+        Every unknown item is named (up to `UNKNOWN_NAMED`, each quoted short) in one 404.
+        """
+        if not 1 <= len(history) <= MAX_HISTORY:
+            raise InvalidRequestError(f"a history holds 1 to {MAX_HISTORY} items, got {len(history)}")
+        indices, unknown = [], []
+        for item in history:
+            try:
+                indices.append(self.item_index(item))
+            except UnknownIdError:
+                unknown.append(item)
+        if unknown:
+            named = ", ".join(quote(item) for item in unknown[:UNKNOWN_NAMED])
+            more = f" and {len(unknown) - UNKNOWN_NAMED} more" if len(unknown) > UNKNOWN_NAMED else ""
+            raise UnknownIdError(f"unknown item_id in the history: {named}{more}")
+        unique = tuple(dict.fromkeys(indices))
+        with torch.no_grad():
+            embedding = self._fold_in(self.bundle.recommender, torch.as_tensor(unique, dtype=torch.long))
+        return Folded(unique, self.steerer.folded_users(embedding[None]))
+
     def item_index(self, item_id: int | str) -> int:
         return lookup(item_id, self._item_index, "item_id")
 
-    def scores(self, users: Sequence[int], interventions: Sequence[Intervention] = ()) -> torch.Tensor:
+    def scores(self, users: Sequence[int | Folded], interventions: Sequence[Intervention] = ()) -> torch.Tensor:
         """(len(users), n_items) scores: the model's own without interventions, steered ones with them."""
-        index = torch.as_tensor(list(users), dtype=torch.long)
+        table = [n for n, user in enumerate(users) if not isinstance(user, Folded)]
+        folded = [n for n, user in enumerate(users) if isinstance(user, Folded)]
         with torch.no_grad():
-            if interventions:
-                return self.steerer.scores(index, list(interventions))
-            return self.bundle.recommender.rank_scores(index)
+            parts = []
+            if table:
+                index = torch.as_tensor([users[n] for n in table], dtype=torch.long)
+                parts.append(self.steerer.scores(index, list(interventions)))
+            if folded:
+                rows = [users[n].users for n in folded]
+                stacked = Users(None, torch.cat([r.embeddings for r in rows]), _stack_codes([r.codes for r in rows]))
+                parts.append(self.steerer.scores(stacked, list(interventions)))
+            order = torch.as_tensor(table + folded).argsort()
+            return torch.cat(parts)[order]
+
+    def masked(self, users: Sequence[int | Folded], scores: torch.Tensor) -> torch.Tensor:
+        """`scores` with each user's seen items at -inf: a table user's training items, a folded user's history."""
+        masked = scores.clone()
+        table = [n for n, user in enumerate(users) if not isinstance(user, Folded)]
+        if table:
+            index = torch.as_tensor([users[n] for n in table])
+            rows = mask_training_items(scores[table], index, self.bundle.train_indptr, self.bundle.train_items)
+            masked[table] = rows
+        for n, user in enumerate(users):
+            if isinstance(user, Folded):
+                masked[n, list(user.history)] = -math.inf
+        return masked
 
     def resolve(self, interventions: Sequence[Intervention]) -> tuple[tuple[Intervention, ...], list[dict]]:
         """Interventions at their strengths, calibrating those given a target (422 if unreachable).
@@ -81,23 +143,22 @@ class RecommenderService:
                 notes.append({**note, "validation_effect": found.effect, "validation_users": found.users})
         return tuple(resolved), notes
 
-    def user_effect(self, user: int, target: Target, applied: tuple[Intervention, ...]) -> float:
-        """A target's measure for one user's list after all the applied interventions."""
-        users = torch.tensor([user])
-        scores = self.calibrator.mask(self.steerer.scores(users, list(applied)), users)
+    def user_effect(self, user: int | Folded, target: Target, applied: tuple[Intervention, ...]) -> float:
+        """A target's measure for one user's list (seen items masked) after all the applied interventions."""
+        scores = self.masked([user], self.scores([user], applied).float())
         return self.calibrator.effect_fn(target)(scores).item()
 
-    def rank_many(self, requests: Sequence[RankRequest]) -> list[list[dict] | InvalidRequestError]:
+    def rank_many(self, requests: Sequence[RankRequest]) -> list[list[dict] | ConflictError]:
         """Top-k lists for concurrent requests: those with the same interventions (usually none) share
         one scoring, masking and top-k call, then each list is cut to its own k.
 
-        A request whose interventions push scores out of the finite range gets an
-        InvalidRequestError in its place (HTTP 422): the others in the batch are unaffected.
+        A request whose interventions push scores out of the finite range gets a ConflictError in
+        its place (HTTP 409): the others in the batch are unaffected.
         """
         groups: dict[tuple[Intervention, ...], list[int]] = {}
         for position, request in enumerate(requests):
             groups.setdefault(request.interventions, []).append(position)
-        ranked: list[list[dict] | InvalidRequestError] = [[] for _ in requests]
+        ranked: list[list[dict] | ConflictError] = [[] for _ in requests]
         for interventions, positions in groups.items():
             group = [requests[p] for p in positions]
             users = [request.user for request in group]
@@ -105,16 +166,13 @@ class RecommenderService:
             broken = torch.isnan(scores).any(1) | torch.isposinf(scores).any(1)
             exclude = torch.tensor([request.exclude_seen for request in group])
             if exclude.any():
-                masked = mask_training_items(
-                    scores, torch.as_tensor(users), self.bundle.train_indptr, self.bundle.train_items
-                )
-                scores = torch.where(exclude[:, None], masked, scores)
+                scores = torch.where(exclude[:, None], self.masked(users, scores), scores)
             values, items = scores.masked_fill(torch.isnan(scores), -math.inf).topk(
                 min(max(r.k for r in group), scores.shape[1]), dim=1
             )
             for row, (p, request) in enumerate(zip(positions, group)):
                 ranked[p] = (
-                    InvalidRequestError(NON_FINITE)
+                    ConflictError(NON_FINITE)
                     if broken[row]
                     else self._listing(items[row, : request.k].tolist(), values[row, : request.k].tolist())
                 )
@@ -128,9 +186,10 @@ class RecommenderService:
             if math.isfinite(v)
         ]
 
-    def explain(self, user_id: int | str, item_id: int | str, top: int = 5) -> list[dict]:
+    def explain(self, user: int | Folded, item_id: int | str, top: int = 5) -> list[dict]:
         """The neurons that contribute most to the user's score of the item: the drop when each is removed."""
-        contribution = self.steerer.contributions(self.user_index(user_id), self.item_index(item_id)).numpy()
+        who = user if isinstance(user, int) else user.users
+        contribution = self.steerer.contributions(who, self.item_index(item_id)).numpy()
         order = np.argsort(-np.abs(contribution))[:top]
         return [{**self.neuron_info(int(j)), "contribution": float(contribution[j])} for j in order]
 
@@ -163,6 +222,10 @@ def _explorer_data(bundle: Bundle) -> dict:
     title = f"{bundle.config.data.dataset} {bundle.recommender.kind} · {bundle.sae.n_latents} neurons"
     encode = lambda embeddings: bundle.sae.encode(embeddings).codes  # noqa: E731
     return explorer_payload(bundle.neurons, encode, bundle.recommender.item_embeddings(), bundle.items, title)
+
+
+def _stack_codes(codes: list[Encoded]) -> Encoded:
+    return Encoded(*(torch.cat([getattr(c, field) for c in codes]) for field in ("codes", "mean", "std")))
 
 
 def _plain(value: object) -> object:

@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 
 from monorec.data.dataset import concept_matrix
-from monorec.errors import InvalidRequestError
+from monorec.errors import ConflictError, InvalidRequestError, UnknownIdError
 from monorec.evaluation.ranking import mask_training_items
+from monorec.ids import quote
 from monorec.interventions.directions import head_items
 from monorec.interventions.effects import EffectFn, concept_share, item_reach, long_tail_share
 from monorec.interventions.steering import Intervention, Steerer
@@ -32,8 +33,8 @@ MAX_STRENGTH = {"suppress": 16.0, "boost": 32.0}
 BISECTION_STEPS = 12
 
 
-class UnreachableTargetError(InvalidRequestError):
-    """No strength up to the largest tried meets the target (the service answers 422)."""
+class UnreachableTargetError(ConflictError):
+    """No strength up to the largest tried meets the target (the service answers 409)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Calibrator:
 
     def _concept(self, name: str) -> int:
         if name not in self.concept_names:
-            raise InvalidRequestError(f"unknown concept {name[:40]!r} in the target")
+            raise UnknownIdError(f"unknown concept {quote(name)} in the target")
         return self.concept_names.index(name)
 
     def _search(self, edits: list[Intervention], target: Target, users: torch.Tensor) -> Calibrated:

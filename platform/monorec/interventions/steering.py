@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar, Literal, Protocol
 
 import pandas as pd
@@ -72,6 +72,40 @@ class Intervention:
     target: Target | None = None
     concept: str | None = None
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:
+        """The HTTP schema says what `__post_init__` checks, so a client generated from it sends only valid edits."""
+        schema = handler(core_schema)
+        fields = handler.resolve_ref_schema(schema)
+        fields["properties"]["strength"] = {
+            "anyOf": [{"type": "number", "minimum": -MAX_STRENGTH, "maximum": MAX_STRENGTH}, {"type": "null"}],
+            "default": None,
+        }
+        fields["properties"]["item_ids"] |= {"maxItems": MAX_ITEMS}
+        given, absent = {"not": {"type": "null"}}, {"type": "null"}
+        calibrated = {"enum": list(CALIBRATED_OPS)}
+        fields["allOf"] = [
+            {
+                "oneOf": [  # a neuron (id or label) or a concept direction
+                    {"required": ["neuron"], "properties": {"neuron": given, "concept": absent}},
+                    {"required": ["concept"], "properties": {"concept": {"type": "string"}, "neuron": absent}},
+                ]
+            },
+            {"not": {"required": ["strength", "target"], "properties": {"strength": given, "target": given}}},
+            _unless("target", {"properties": {"op": calibrated}}),  # a target calibrates suppress or boost
+            _unless("strength", {"not": {"required": ["op"], "properties": {"op": {"const": "set"}}}}, given=False),
+            _unless(  # suppress and boost take a strength >= 0
+                "strength", {"required": ["op"], "properties": {"op": {"enum": ["scale", "set"]}}}, minimum=0
+            ),
+            {  # item_ids name items of the item tower
+                "anyOf": [
+                    {"properties": {"item_ids": {"maxItems": 0}}},
+                    {"required": ["tower"], "properties": {"tower": {"enum": ["item", "both"]}}},
+                ]
+            },
+        ]
+        return schema
+
     def __post_init__(self) -> None:
         if (self.neuron is None) == (self.concept is None):
             raise InvalidRequestError("an intervention names exactly one of neuron and concept")
@@ -104,6 +138,17 @@ class Intervention:
     def at(self, strength: float) -> Intervention:
         """The same edit at a given strength (no target)."""
         return dataclasses.replace(self, strength=strength, target=None)
+
+
+def _unless(field: str, otherwise: dict, given: bool = True, minimum: float | None = None) -> dict:
+    """JSON Schema: `field` absent or null (or, with `minimum`, at least it), else `otherwise` holds.
+
+    `given=False` turns it around: `field` present and non-null, else `otherwise` holds.
+    """
+    if not given:
+        return {"anyOf": [{"required": [field], "properties": {field: {"type": "number"}}}, otherwise]}
+    allowed = {"anyOf": [{"type": "null"}, {"minimum": minimum}]} if minimum is not None else {"type": "null"}
+    return {"anyOf": [{"not": {"required": [field]}}, {"properties": {field: allowed}}, otherwise]}
 
 
 def edited_codes(codes: torch.Tensor, op: Operation, strength: float, reference: torch.Tensor) -> torch.Tensor:
@@ -154,6 +199,15 @@ class BiasReadout:
         weights = torch.zeros(item_codes.shape[1], device=item_codes.device)
         weights[list(neurons)] = solution[:-1].float()
         return cls(weights, float(r2))
+
+
+@dataclasses.dataclass(frozen=True)
+class Users:
+    """The users a request scores: table rows (`index`), or users folded in from histories (`index` None)."""
+
+    index: torch.Tensor | None
+    embeddings: torch.Tensor
+    codes: Encoded
 
 
 class Dictionary(Protocol):
@@ -240,63 +294,86 @@ class Steerer:
             self.weighted(intervention)
             self.items(intervention.item_ids)
 
-    def scores(self, users: torch.Tensor, interventions: Sequence[Intervention] = ()) -> torch.Tensor:
-        """(len(users), n_items) logits after `interventions` (the model's own scores without any)."""
-        model = self.recommender
+    def table_users(self, index: torch.Tensor) -> Users:
+        """Users of the model's own table, by index."""
+        codes = self.user_codes
+        return Users(
+            index,
+            self.recommender.user_embeddings(index),
+            Encoded(codes.codes[index], codes.mean[index], codes.std[index]),
+        )
+
+    def folded_users(self, embeddings: torch.Tensor) -> Users:
+        """Users outside the table, by embeddings folded in from their histories (`recommenders.fold_in`)."""
         with torch.no_grad():
-            user_emb = model.user_embeddings(users).clone()
+            return Users(None, embeddings, self.sae.encode(embeddings))
+
+    def scores(self, users: torch.Tensor | Users, interventions: Sequence[Intervention] = ()) -> torch.Tensor:
+        """(len(users), n_items) logits after `interventions` (the model's own scores without any).
+
+        `users` are table indices, or `Users` (folded in from histories: `folded_users`).
+        """
+        model = self.recommender
+        users = self.table_users(users) if isinstance(users, torch.Tensor) else users
+        with torch.no_grad():
+            user_emb = users.embeddings.clone()
             item_emb, bias_shift = None, None
             for edit in interventions:
                 (neurons, weights), strength = self.weighted(edit), edit.resolved_strength
                 if edit.tower in ("user", "both"):
-                    user_emb += self._shift("user", users, neurons, weights, edit.op, strength)
+                    user_emb += self._shift(users.codes, "user", neurons, weights, edit.op, strength)
                 if edit.tower in ("item", "both"):
                     strength = item_side_strength(edit, strength)
                     rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
                     rows = torch.arange(model.n_items) if rows is None else rows
                     rows = rows.to(user_emb.device)
                     item_emb = model.item_embeddings().clone() if item_emb is None else item_emb
-                    item_emb[rows] += self._shift("item", rows, neurons, weights, edit.op, strength)
+                    codes = self._item_rows(rows)
+                    item_emb[rows] += self._shift(codes, "item", neurons, weights, edit.op, strength)
                     if self.bias_readout is not None:
                         bias_shift = (
                             torch.zeros(model.n_items, device=user_emb.device) if bias_shift is None else bias_shift
                         )
-                        change = self._code_change("item", rows, neurons, weights, edit.op, strength)
+                        change = self._code_change(codes, "item", neurons, weights, edit.op, strength)
                         bias_shift[rows] += change @ self.bias_readout.weights[neurons]
             items = model.item_embeddings() if item_emb is None else item_emb
-            scores = model.logits_all(users, user_emb, items)
+            scores = model.logits_all(users.index, user_emb, items)
             return scores if bias_shift is None else scores + bias_shift  # item biases enter logits additively
 
-    def contributions(self, user: int, item: int) -> torch.Tensor:
+    def contributions(self, user: int | Users, item: int) -> torch.Tensor:
         """(m,) each neuron's part in one (user, item) logit: the drop when it is removed from both codes."""
         model, m = self.recommender, self.sae.n_latents
+        one = self.table_users(torch.tensor([user])) if isinstance(user, int) else user
         with torch.no_grad():
-            users, items = torch.full((m,), user), torch.full((m,), item)
+            items = torch.full((m,), item)
+            users = None if one.index is None else one.index.expand(m)
             neurons = torch.arange(m)
-            user_change = -torch.diag(self.user_codes.codes[user]) @ self.decoder.T * self.user_codes.std[user]
+            user_change = -torch.diag(one.codes.codes[0]) @ self.decoder.T * one.codes.std[0]
             item_change = -torch.diag(self.item_codes.codes[item]) @ self.decoder.T * self.item_codes.std[item]
             original = model.logits(
-                users[:1], items[:1], model.user_embeddings(users[:1]), model.item_embeddings(items[:1])
+                None if users is None else users[:1], items[:1], one.embeddings, model.item_embeddings(items[:1])
             )
             ablated = model.logits(
-                users, items, model.user_embeddings(users) + user_change, model.item_embeddings(items) + item_change
+                users, items, one.embeddings.expand(m, -1) + user_change, model.item_embeddings(items) + item_change
             )
             if self.bias_readout is not None:
                 ablated = ablated - self.item_codes.codes[item, neurons] * self.bias_readout.weights
             return original - ablated
 
+    def _item_rows(self, rows: torch.Tensor) -> Encoded:
+        codes = self.item_codes
+        return Encoded(codes.codes[rows], codes.mean[rows], codes.std[rows])
+
     def _code_change(
-        self, tower: str, rows: torch.Tensor, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
+        self, codes: Encoded, tower: str, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
     ) -> torch.Tensor:
-        """w_j (edit(z_j) - z_j) for the addressed neurons: the full edit where the weight is 1."""
-        encoded = self.user_codes if tower == "user" else self.item_codes
-        codes = encoded.codes[rows][:, neurons]
-        return (edited_codes(codes, op, strength, self.reference[tower][neurons]) - codes) * weights
+        """w_j (edit(z_j) - z_j) for the addressed neurons of these rows: the full edit where the weight is 1."""
+        addressed = codes.codes[:, neurons]
+        return (edited_codes(addressed, op, strength, self.reference[tower][neurons]) - addressed) * weights
 
     def _shift(
-        self, tower: str, rows: torch.Tensor, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
+        self, codes: Encoded, tower: str, neurons: list[int], weights: torch.Tensor, op: Operation, strength: float
     ) -> torch.Tensor:
         """The embedding change of an edit: (z' - z) W_dec^T, de-normalised by each vector's std."""
-        encoded = self.user_codes if tower == "user" else self.item_codes
-        change = self._code_change(tower, rows, neurons, weights, op, strength)
-        return (change @ self.decoder[:, neurons].T) * encoded.std[rows]
+        change = self._code_change(codes, tower, neurons, weights, op, strength)
+        return (change @ self.decoder[:, neurons].T) * codes.std

@@ -11,6 +11,7 @@ long_tail_share  the long-tail share of the top-k is at least `at_least` (over e
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from monorec.errors import InvalidRequestError
@@ -30,6 +31,20 @@ class Target:
     concept: str | None = None
     item_id: int | str | None = None
     audience: tuple[str, ...] = ()
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:
+        """The HTTP schema says what `__post_init__` checks: per measure, its one bound and what it names."""
+        schema = handler(core_schema)
+        fields = handler.resolve_ref_schema(schema)
+        fields["properties"]["k"] |= {"minimum": 1, "maximum": MAX_K}
+        share = {"type": "number", "minimum": 0, "maximum": 1}
+        fields["oneOf"] = [
+            _measure("concept_share", at_most=share, concept={"type": "string", "minLength": 1}),
+            _measure("item_reach", at_least=share, item_id={"type": ["integer", "string"]}),
+            _measure("long_tail_share", at_least=share),
+        ]
+        return schema
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= MAX_K:
@@ -57,3 +72,10 @@ class Target:
 
     def met(self, value: float) -> bool:
         return value <= self.bound if self.lower_is_better else value >= self.bound
+
+
+def _measure(name: str, **needed: dict) -> dict:
+    """One measure's shape: the fields it needs (non-null), the other bound absent or null."""
+    other = "at_least" if "at_most" in needed else "at_most"
+    properties = {"measure": {"const": name}, other: {"type": "null"}, **needed}
+    return {"properties": properties, "required": ["measure", *needed]}

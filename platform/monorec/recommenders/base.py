@@ -61,13 +61,20 @@ class TwoTowerRecommender(nn.Module, ABC):
 
     @abstractmethod
     def logits(
-        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+        self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:
-        """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first."""
+        """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first.
+
+        `user_idx` None: folded-in users, without per-user terms (as in `logits_all`).
+        """
 
     @abstractmethod
-    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        """(len(user_idx), n_items) logits of each user against every item embedding in `item_emb`."""
+    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+        """(len(user_emb), n_items) logits of each user against every item embedding in `item_emb`.
+
+        `user_idx` None: users outside the table (folded in from a history, `recommenders.fold_in`),
+        who have no per-user term such as MF's user bias.
+        """
 
     def bytes_per_score(self) -> int:
         """Memory `logits_all` needs per (user, item) cell: sizes evaluation tiles (`rows_per_tile`)."""

@@ -56,11 +56,11 @@ class ModuleRecommender(TwoTowerRecommender):
         self.towers, self.source = towers, source
 
     def logits(
-        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+        self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:
         return self.towers.score(user_emb, item_emb)
 
-    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         if hasattr(self.towers, "score_all"):
             return self.towers.score_all(user_emb, item_emb)
         rows = [self._score_row(user, item_emb) for user in user_emb]

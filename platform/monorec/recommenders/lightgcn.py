@@ -56,11 +56,11 @@ class LightGCN(TwoTowerRecommender):
         return items if item_idx is None else items[item_idx]
 
     def logits(
-        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+        self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:
         return (user_emb * item_emb).sum(-1)
 
-    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         return user_emb @ item_emb.T
 
     def attach(self, split: Split) -> LightGCN:

@@ -38,11 +38,11 @@ class NeuralCF(TwoTowerRecommender):
         return cls(*sizes)
 
     def logits(
-        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+        self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:
         return self.rest(self.first(torch.cat([user_emb, item_emb], dim=-1))).squeeze(-1)
 
-    def logits_all(self, user_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         # The first layer is linear in [e_u ; e_i]: apply its user and item halves separately and
         # broadcast, instead of materialising every (user, item) concatenation.
         w_user, w_item = self.first.weight.split(self.embedding_dim, dim=1)

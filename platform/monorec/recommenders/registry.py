@@ -29,6 +29,7 @@ from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.custom import ModuleRecommender, fit_custom_module
 from monorec.recommenders.embedding_files import fit_embedding_files
 from monorec.recommenders.factors import FactorModel
+from monorec.recommenders.fold_in import DOT_PRODUCT, GRADIENT, ClosedForm, FoldIn
 from monorec.recommenders.implicit_models import fit_als, fit_bpr
 from monorec.recommenders.lightgcn import LightGCN, train_lightgcn
 from monorec.recommenders.mf import MatrixFactorization
@@ -41,6 +42,20 @@ Build = Callable[[ModelConfig, int, int], TwoTowerRecommender]
 Train = Callable[[TwoTowerRecommender, Split, TrainConfig, FitOptions], Fitted]
 FitExternal = Callable[[ExperimentConfig, InteractionData, Split], Fitted]
 Restore = Callable[[dict], TwoTowerRecommender]
+FoldInFor = Callable[[TrainConfig], FoldIn]
+
+
+def _dot_product(_: TrainConfig) -> FoldIn:
+    return DOT_PRODUCT
+
+
+def _als(train: TrainConfig) -> FoldIn:
+    """`implicit`'s own refit of a user: confidence 1 on every positive, its regularisation."""
+    return ClosedForm(regularization=train.weight_decay, negative_weight=1.0)
+
+
+def _gradient(_: TrainConfig) -> FoldIn:
+    return GRADIENT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,10 +66,12 @@ class KindSpec:
     train: train the built model in place on a split; returns the frozen model to explain.
     fit_external: the frozen model from elsewhere (`implicit`'s solvers, files, your module).
     restore: an empty model of a saved `architecture()`, ready for `load_state_dict`.
+    fold_in: how a user outside the table is fitted to a history (`fold_in`), from the training settings.
     """
 
     traits: KindTraits
     restore: Restore
+    fold_in: FoldInFor
     build: Build | None = None
     train: Train | None = None
     fit_external: FitExternal | None = None
@@ -86,13 +103,27 @@ def _spec(name: str, **code: Callable) -> KindSpec:
 REGISTRY: dict[str, KindSpec] = {
     spec.traits.name: spec
     for spec in (
-        _spec("mf", build=MatrixFactorization.build, train=train_bce, restore=MatrixFactorization.from_architecture),
-        _spec("ncf", build=NeuralCF.build, train=train_bce, restore=NeuralCF.from_architecture),
-        _spec("lightgcn", build=LightGCN.build, train=train_lightgcn, restore=FactorModel.from_architecture),
-        _spec("als", fit_external=fit_als, restore=FactorModel.from_architecture),
-        _spec("bpr", fit_external=fit_bpr, restore=FactorModel.from_architecture),
-        _spec("embeddings", fit_external=fit_embedding_files, restore=FactorModel.from_architecture),
-        _spec("module", fit_external=fit_custom_module, restore=ModuleRecommender.from_architecture),
+        _spec(
+            "mf",
+            build=MatrixFactorization.build,
+            train=train_bce,
+            restore=MatrixFactorization.from_architecture,
+            fold_in=_dot_product,
+        ),
+        _spec("ncf", build=NeuralCF.build, train=train_bce, restore=NeuralCF.from_architecture, fold_in=_gradient),
+        _spec(
+            "lightgcn",
+            build=LightGCN.build,
+            train=train_lightgcn,
+            restore=FactorModel.from_architecture,
+            fold_in=_dot_product,
+        ),
+        _spec("als", fit_external=fit_als, restore=FactorModel.from_architecture, fold_in=_als),
+        _spec("bpr", fit_external=fit_bpr, restore=FactorModel.from_architecture, fold_in=_dot_product),
+        _spec(
+            "embeddings", fit_external=fit_embedding_files, restore=FactorModel.from_architecture, fold_in=_dot_product
+        ),
+        _spec("module", fit_external=fit_custom_module, restore=ModuleRecommender.from_architecture, fold_in=_gradient),
     )
 }
 
@@ -112,6 +143,11 @@ def fit_recommender_kind(
 ) -> Fitted:
     """The frozen model `config.model` describes, whatever its kind, and how its training went."""
     return kind_spec(config.model.kind).fit(config, data, split, options)
+
+
+def fold_in_for(kind: str, train: TrainConfig) -> FoldIn:
+    """How a user outside the table is folded into a model of this kind (`monorec.recommenders.fold_in`)."""
+    return kind_spec(kind).fold_in(train)
 
 
 def recommender_from_state(architecture: dict, state: dict[str, torch.Tensor]) -> TwoTowerRecommender:

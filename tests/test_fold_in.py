@@ -1,0 +1,88 @@
+"""Users the model never saw: fold-in per kind, and the service's history requests (no Ray)."""
+
+import numpy as np
+import pytest
+import torch
+from sae_fixtures import planted, planted_ncf, trained_sae
+
+from monorec.bundle import BundleSource, read_bundle, write_bundle
+from monorec.config import ExperimentConfig
+from monorec.errors import InvalidRequestError, UnknownIdError
+from monorec.evaluation import evaluate_ranking
+from monorec.interventions import Intervention
+from monorec.recommenders.fold_in import ClosedForm, Gradient
+from monorec.serving import RankRequest, RecommenderService
+
+
+def _ndcg_folded(model, fold, users):
+    """NDCG@10 of `users` ranked with embeddings folded in from their training items, and with their own."""
+    _, _, split, _ = planted()
+    indptr, items = split.train_csr()
+    folded = {int(u): fold(model, torch.as_tensor(items[indptr[u] : indptr[u + 1]])) for u in users}
+
+    def scores(index):
+        return model.logits_all(None, torch.stack([folded[int(u)] for u in index]), model.item_embeddings())
+
+    with torch.no_grad():
+        trained = evaluate_ranking(model.rank_scores, split, 10, 256, "cpu", users).full.ndcg
+    return evaluate_ranking(scores, split, 10, 256, "cpu", users).full.ndcg, trained
+
+
+def test_closed_form_fold_in_solves_its_least_squares_problem():
+    _, _, _, model = planted()
+    history = torch.tensor([3, 17, 42, 99])
+    fold = ClosedForm(regularization=0.5, negative_weight=0.3)
+    x = fold(model, history).double().requires_grad_(True)
+    items = model.item_embeddings().double()
+    target = torch.zeros(len(items), dtype=torch.float64)
+    target[history] = 1
+    weight = torch.where(target > 0, 1.0, 0.3)
+    loss = (weight * (target - items @ x) ** 2).sum() + 0.5 * x.pow(2).sum()
+    loss.backward()
+    assert x.grad.abs().max() < 1e-6  # the minimum: no gradient left
+
+
+@pytest.mark.parametrize("kind", ["mf", "ncf"])
+def test_folded_in_users_rank_their_held_out_items_nearly_as_well_as_trained_ones(kind):
+    _, _, split, mf = planted()
+    model, fold = (mf, ClosedForm(1.0, 1.0)) if kind == "mf" else (planted_ncf(), Gradient())
+    folded, trained = _ndcg_folded(model, fold, np.arange(0, 600, 5))
+    assert folded >= 0.85 * trained, (kind, folded, trained)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    data, _, split, model = planted()
+    sae, _, report = trained_sae()
+    source = BundleSource(model, sae, report.neurons, data, split, ExperimentConfig())
+    return RecommenderService(read_bundle(write_bundle(tmp_path_factory.mktemp("bundle") / "b", source)))
+
+
+def test_a_history_request_ranks_the_folded_user_without_their_history(service):
+    bundle = service.bundle
+    user = 7
+    seen = bundle.train_items[bundle.train_indptr[user] : bundle.train_indptr[user + 1]].tolist()
+    history = [service.item_ids[i] for i in seen]
+    folded = service.fold_in(history + history[:3])  # repeats count once
+    assert folded.history == tuple(seen)
+    horror = (Intervention("Horror", "suppress", 2.0, "both"),)
+    plain, steered, known = service.rank_many(
+        [RankRequest(folded, (), 20), RankRequest(folded, horror, 20), RankRequest(user, (), 20)]
+    )
+    assert not {e["item_id"] for e in plain} & set(history) and len(plain) == 20
+    assert plain != steered  # steering works on a folded user
+    overlap = len({e["item_id"] for e in plain} & {e["item_id"] for e in known}) / 20
+    assert overlap >= 0.5, overlap  # the folded user looks like the user their history came from
+    explained = service.explain(folded, plain[0]["item_id"], top=3)
+    assert len(explained) == 3 and all(np.isfinite(e["contribution"]) for e in explained)
+
+
+def test_bad_histories_are_named_and_refused(service):
+    with pytest.raises(UnknownIdError) as unknown:
+        service.fold_in([service.item_ids[0], *(f"missing-{n}" for n in range(12)), "x" * 100])
+    message = str(unknown.value)
+    assert "'missing-0'" in message and "'missing-9'" in message and "'missing-10'" not in message
+    assert "and 3 more" in message and "x" * 41 not in message
+    for history in ([], [service.item_ids[0]] * 1001):
+        with pytest.raises(InvalidRequestError, match="a history holds 1 to 1000 items"):
+            service.fold_in(history)
