@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -115,7 +116,10 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
     args = parser.parse_args()
     torch.set_grad_enabled(True)  # the gradient fold-in needs it; the others turn it off themselves
-    results = {kind: bench_kind(kind) for kind in args.kinds.split(",")}
+    results = {}
+    for kind in args.kinds.split(","):
+        print(f"fold-in: {kind} ...", file=sys.stderr, flush=True)
+        results[kind] = bench_kind(kind)
     machine = {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count(), "torch": torch.__version__}
     print(json.dumps({"machine": machine, "dataset": "ml1m", "kinds": results}, indent=2))
 

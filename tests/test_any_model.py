@@ -212,6 +212,11 @@ def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     explanation = service.explain(service.user_index(data.user_ids[0]), plain[0]["item_id"])
     assert len(explanation) == 5 and all(np.isfinite(e["contribution"]) for e in explanation)
     assert service.describe_neuron("Horror")[0]["label"] == "Horror"
+    # A user the model never saw, folded in the kind's own way from user 0's training items.
+    seen = split.train_csr()[1][split.train_csr()[0][0] : split.train_csr()[0][1]]
+    folded = service.fold_in([service.item_ids[i] for i in seen])
+    (as_new,) = service.rank_many([RankRequest(folded, (), 10, True)])
+    assert len(set(e["item_id"] for e in as_new) & set(e["item_id"] for e in plain)) >= 5, (as_new, plain)
     explorer = service.explorer_data  # what the explorer page shows for this bundle
     assert model.kind in explorer["title"]
     horror = [n for n in explorer["neurons"] if n["label"] == "Horror"]

@@ -16,7 +16,7 @@ from sae_fixtures import planted, trained_sae
 from monorec.bundle import BundleSource, read_bundle, write_bundle
 from monorec.config import ExperimentConfig
 from monorec.data import sources
-from monorec.errors import DataError, InvalidRequestError, UnknownIdError
+from monorec.errors import ConflictError, DataError, UnknownIdError
 from monorec.ids import lookup, neuron_ref
 from monorec.interventions import Intervention
 from monorec.serving import RankRequest, RecommenderService
@@ -163,7 +163,7 @@ def test_non_finite_scores_fail_only_their_own_request(bundle_parts, tmp_path, m
     monkeypatch.setattr(service, "scores", scores)
     fine, broken = service.rank_many([RankRequest(1, (), 10), RankRequest(2, extreme, 10)])
     assert len(fine) == 10 and all(torch.isfinite(torch.tensor(entry["score"])) for entry in fine)
-    assert isinstance(broken, InvalidRequestError) and "finite range" in str(broken)
+    assert isinstance(broken, ConflictError) and "finite range" in str(broken)  # 409: valid, not satisfiable
 
 
 def test_mlflow_calls_retry_while_sqlite_is_locked(monkeypatch, tmp_path):

@@ -66,6 +66,7 @@ class RecommenderService:
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
         self._fold_in = fold_in_for(bundle.recommender.kind, bundle.config.train)
+        self.quick_fold_in = self._fold_in.quick
         # At start: no request waits for it, none computes it twice. The concept directions an edit may name too.
         self.explorer_data = _explorer_data(bundle) | {"directions": sorted(self.steerer.directions)}
 
@@ -126,8 +127,12 @@ class RecommenderService:
                 masked[n, list(user.history)] = -math.inf
         return masked
 
+    def resolved_already(self, interventions: Sequence[Intervention]) -> bool:
+        """Whether `resolve` costs nothing: no target, or every target calibrated before (cached)."""
+        return all(self.calibrator.known(intervention) for intervention in interventions)
+
     def resolve(self, interventions: Sequence[Intervention]) -> tuple[tuple[Intervention, ...], list[dict]]:
-        """Interventions at their strengths, calibrating those given a target (422 if unreachable).
+        """Interventions at their strengths, calibrating those given a target (409 if unreachable).
 
         Also returns, per calibrated intervention, its target, the strength found and the effect
         measured on the validation users.

@@ -158,21 +158,38 @@ def test_strength_and_target_requests(url):
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "status", "message"),
     [
         (
             {"neuron": "Horror", "target": {"measure": "concept_share", "at_most": 0.0, "concept": "Horror"}},
+            409,  # valid, but no strength reaches it on this model
             "unreachable",
         ),
-        ({"neuron": "Horror", "strength": 1.0, "target": {"measure": "long_tail_share", "at_least": 0.3}}, "not both"),
-        ({"neuron": "Horror", "op": "scale", "target": {"measure": "long_tail_share", "at_least": 0.3}}, "not scale"),
-        ({"neuron": "Horror", "target": {"measure": "concept_share", "at_least": 0.3, "concept": "Horror"}}, "at_most"),
-        ({"neuron": "Horror", "target": {"measure": "concept_share", "at_most": 0.1, "concept": "Polka"}}, "Polka"),
+        (
+            {"neuron": "Horror", "strength": 1.0, "target": {"measure": "long_tail_share", "at_least": 0.3}},
+            422,
+            "not both",
+        ),
+        (
+            {"neuron": "Horror", "op": "scale", "target": {"measure": "long_tail_share", "at_least": 0.3}},
+            422,
+            "not scale",
+        ),
+        (
+            {"neuron": "Horror", "target": {"measure": "concept_share", "at_least": 0.3, "concept": "Horror"}},
+            422,
+            "at_most",
+        ),
+        (
+            {"neuron": "Horror", "target": {"measure": "concept_share", "at_most": 0.1, "concept": "Polka"}},
+            404,
+            "Polka",
+        ),
     ],
 )
-def test_unreachable_or_contradictory_targets_are_422(url, edit, message):
+def test_unreachable_targets_are_409_and_contradictory_ones_422(url, edit, status, message):
     response = requests.post(f"{url}/recommend", json={"user_id": 1, "interventions": [edit]}, timeout=30)
-    assert response.status_code == 422 and message in response.text, response.text
+    assert response.status_code == status and message in response.text, response.text
 
 
 @pytest.mark.parametrize(
@@ -481,6 +498,18 @@ def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
             page.locator("#recommendations li button").first.click()
             page.wait_for_selector("#explanation h3")
             assert "neuron" in page.text_content("#explanation")
+            # A new user: three of the fan's items pasted, one picked from the Horror neuron's top items.
+            pasted = [page.get_attribute(f"#recommendations li:nth-child({n})", "data-item") for n in (1, 2, 3)]
+            page.fill("#history", ", ".join(pasted))
+            page.fill("#search", "Horror")
+            page.locator("#neurons tbody tr").first.click()
+            page.locator("#neuron-items li button", has_text="add to history").first.click()
+            history = page.input_value("#history")
+            assert history.count(",") == 3, history
+            page.click("#history-form button")
+            page.wait_for_selector("#profile li:has-text('folded in from 4 item(s)')")
+            shown = [li.get_attribute("data-item") for li in page.locator("#recommendations li").all()]
+            assert len(shown) == 10 and not set(shown) & set(history.replace(" ", "").split(","))  # history left out
             print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
             if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
                 page.screenshot(path=screenshot, full_page=True)

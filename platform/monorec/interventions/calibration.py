@@ -95,14 +95,19 @@ class Calibrator:
         self, edits: list[Intervention], target: Target, users: torch.Tensor | None = None
     ) -> Calibrated:
         """The smallest strength that, applied to every edit at once, meets `target` on `users`."""
-        key = (tuple(edit.at(0.0) for edit in edits), target, None if users is None else tuple(users.tolist()))
+        key = _key(edits, target, users)
         if key not in self.cache:
             population = self.population(target) if users is None else users
             self.cache[key] = self._search(edits, target, population)
         return self.cache[key]
 
+    def known(self, intervention: Intervention) -> bool:
+        """Whether resolving it is free: it has no target, or its strength was found before."""
+        target = intervention.target
+        return target is None or _key([intervention], target, None) in self.cache
+
     def resolve(self, intervention: Intervention) -> tuple[Intervention, Calibrated | None]:
-        """The intervention at its calibrated strength (422 if unreachable); unchanged without a target."""
+        """The intervention at its calibrated strength (409 if unreachable); unchanged without a target."""
         if intervention.target is None:
             return intervention, None
         found = self.calibrate(intervention)
@@ -168,6 +173,11 @@ class Calibrator:
                 return Calibrated(high, mean_effect(high), len(users))
             low = high
         return Calibrated(None, mean_effect(grid[-1]), len(users))
+
+
+def _key(edits: list[Intervention], target: Target, users: torch.Tensor | None) -> tuple:
+    """The cache key of a calibration: the edits without their strength, the target, the population."""
+    return tuple(edit.at(0.0) for edit in edits), target, None if users is None else tuple(users.tolist())
 
 
 def strength_grid(largest: float) -> list[float]:

@@ -29,7 +29,7 @@ from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.custom import ModuleRecommender, fit_custom_module
 from monorec.recommenders.embedding_files import fit_embedding_files
 from monorec.recommenders.factors import FactorModel
-from monorec.recommenders.fold_in import DOT_PRODUCT, GRADIENT, ClosedForm, FoldIn
+from monorec.recommenders.fold_in import GRADIENT, LEAST_SQUARES, NEWTON, ClosedForm, FoldIn
 from monorec.recommenders.implicit_models import fit_als, fit_bpr
 from monorec.recommenders.lightgcn import LightGCN, train_lightgcn
 from monorec.recommenders.mf import MatrixFactorization
@@ -45,8 +45,12 @@ Restore = Callable[[dict], TwoTowerRecommender]
 FoldInFor = Callable[[TrainConfig], FoldIn]
 
 
-def _dot_product(_: TrainConfig) -> FoldIn:
-    return DOT_PRODUCT
+def _newton(_: TrainConfig) -> FoldIn:
+    return NEWTON
+
+
+def _least_squares(_: TrainConfig) -> FoldIn:
+    return LEAST_SQUARES
 
 
 def _als(train: TrainConfig) -> FoldIn:
@@ -108,7 +112,7 @@ REGISTRY: dict[str, KindSpec] = {
             build=MatrixFactorization.build,
             train=train_bce,
             restore=MatrixFactorization.from_architecture,
-            fold_in=_dot_product,
+            fold_in=_newton,
         ),
         _spec("ncf", build=NeuralCF.build, train=train_bce, restore=NeuralCF.from_architecture, fold_in=_gradient),
         _spec(
@@ -116,13 +120,11 @@ REGISTRY: dict[str, KindSpec] = {
             build=LightGCN.build,
             train=train_lightgcn,
             restore=FactorModel.from_architecture,
-            fold_in=_dot_product,
+            fold_in=_least_squares,
         ),
         _spec("als", fit_external=fit_als, restore=FactorModel.from_architecture, fold_in=_als),
-        _spec("bpr", fit_external=fit_bpr, restore=FactorModel.from_architecture, fold_in=_dot_product),
-        _spec(
-            "embeddings", fit_external=fit_embedding_files, restore=FactorModel.from_architecture, fold_in=_dot_product
-        ),
+        _spec("bpr", fit_external=fit_bpr, restore=FactorModel.from_architecture, fold_in=_newton),
+        _spec("embeddings", fit_external=fit_embedding_files, restore=FactorModel.from_architecture, fold_in=_newton),
         _spec("module", fit_external=fit_custom_module, restore=ModuleRecommender.from_architecture, fold_in=_gradient),
     )
 }

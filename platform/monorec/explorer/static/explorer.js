@@ -94,7 +94,13 @@ function showNeuron(id) {
   add("fires on", `${(100 * n.frequency).toFixed(1)}% of users and items${n.dead ? " (dead)" : ""}`);
   drawHistogram(n.histogram);
   const list = $("neuron-items");
-  list.replaceChildren(...n.top_items.map((item) => element("li", `${item.name} (${fixed(item.activation)})`)));
+  list.replaceChildren(...n.top_items.map((item) => {
+    const entry = element("li", `${item.name} (${fixed(item.activation)})`);
+    const pick = element("button", "add to history", { type: "button", class: "live-only" });
+    pick.addEventListener("click", () => pickItem(item.item_id));
+    entry.append(pick);
+    return entry;
+  }));
   if (n.top_items.length === 0) list.replaceChildren(element("li", "never active on an item"));
   renderNeurons();
 }
@@ -130,26 +136,39 @@ function interventions() {
   }));
 }
 
-async function showUser(userId) {
+// The user on show: {user_id} of the training data, or {history}: a new user folded in from item ids.
+async function showUser(who) {
   ++pending;  // a steered list still on its way for the previous user must not land on this one
   $("user-message").textContent = "";
   try {
     const [profile, plain] = await Promise.all([
-      api(`/users/${encodeURIComponent(userId)}/profile`),
-      api("/recommend", { user_id: userId, k: 10 }),
+      who.user_id === undefined ? null : api(`/users/${encodeURIComponent(who.user_id)}/profile`),
+      api("/recommend", { ...who, k: 10 }),
     ]);
-    state.user = userId;
+    state.who = who;
     state.baseline = plain.items.map((item) => item.item_id);
     state.edits = [];
     $("user-view").hidden = false;
-    renderProfile(profile.neurons);
+    if (profile) renderProfile(profile.neurons);
+    else $("profile").replaceChildren(element("li", `a new user, folded in from ${who.history.length} item(s)`));
     renderEdits();
     renderList(plain, 0);
   } catch (error) {
-    state.user = null;
+    state.who = null;
     $("user-view").hidden = true;
     $("user-message").textContent = error.message;
   }
+}
+
+// Item ids pasted into the history box: separated by commas, spaces or new lines; numbers stay numbers.
+function parseHistory(text) {
+  return text.split(/[\s,]+/).filter(Boolean).map((id) => (/^\d+$/.test(id) ? Number(id) : id));
+}
+
+function pickItem(itemId) {
+  const box = $("history");
+  const ids = parseHistory(box.value);
+  if (!ids.includes(itemId)) box.value = [...ids, itemId].join(", ");
 }
 
 function renderProfile(neurons) {
@@ -223,7 +242,7 @@ async function steer() {
   const ticket = ++pending;
   const started = performance.now();
   try {
-    const result = await api("/recommend", { user_id: state.user, k: 10, interventions: interventions() });
+    const result = await api("/recommend", { ...state.who, k: 10, interventions: interventions() });
     if (ticket === pending) renderList(result, performance.now() - started);
   } catch (error) {
     if (ticket === pending) $("user-message").textContent = error.message;
@@ -255,10 +274,10 @@ function renderList(result, milliseconds) {
 
 async function explain(item) {
   const box = $("explanation");
-  const user = state.user;
+  const who = state.who;
   try {
-    const result = await api("/explain", { user_id: user, item_id: item.item_id });
-    if (user !== state.user) return;  // the user changed meanwhile
+    const result = await api("/explain", { ...who, item_id: item.item_id });
+    if (who !== state.who) return;  // the user changed meanwhile
     const lines = result.neurons.map((n) => `${n.label || "unlabelled"} (neuron ${n.neuron}): ${fixed(n.contribution)}`);
     box.replaceChildren(element("h3", `Why ${item.name}?`), ...lines.map((line) => element("p", line)));
   } catch (error) {
@@ -283,8 +302,14 @@ $("labelled-only").addEventListener("change", () => state.payload && renderNeuro
 $("user-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const id = $("user-id").value.trim();
-  if (id) showUser(id);
+  if (id) showUser({ user_id: id });
   else $("user-message").textContent = "Enter a user id.";
+});
+$("history-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const history = parseHistory($("history").value);
+  if (history.length) showUser({ history });
+  else $("user-message").textContent = "Paste item ids, or pick them from a neuron's top items.";
 });
 $("add-edit").addEventListener("click", () => addEdit(state.payload.neurons.find((n) => n.label)?.neuron ?? 0));
 $("token-form").addEventListener("submit", (event) => {
