@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StrictInt, model_validator
+from pydantic_core import CoreSchema
 
 from monorec.interventions import Intervention, Target
 from monorec.serving import MAX_HISTORY
+from monorec.typed import strict_scalars
 
 MAX_INTERVENTIONS = 16
-Id = StrictInt | str
+Id = int | str  # an integer (10.0 counts, as in JSON Schema) or a string, never coerced
 HISTORY = (
     "the items of a user the model never saw (dataset item ids; repeats count once): their embedding is "
     "folded in against the frozen model, and these items leave the list. Give this or user_id, not both."
@@ -33,6 +35,11 @@ class WhoIn(BaseModel):
 
     user_id: Id | None = Field(None, description="a user of the training data. Give this or history, not both.")
     history: list[Id] | None = Field(None, min_length=1, max_length=MAX_HISTORY, description=HISTORY)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """No coercion (`"k": "10"`, `"exclude_seen": 0` break the schema, so they are 422): `typed.strict_scalars`."""
+        return strict_scalars(handler(source))
 
     @model_validator(mode="after")
     def exactly_one_user(self) -> WhoIn:

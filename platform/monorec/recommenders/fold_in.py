@@ -11,7 +11,7 @@ fitted, with the history H's items as positives (docs/method.md §1):
         LightGCN `LEAST_SQUARES` (lambda 1).
     `Newton` (MF, BPR, factor files: dot products plus item biases)
         the class-balanced logistic loss monorec trains MF with (one uniform negative per positive),
-        item and global biases as trained, lambda |x|^2 (`NEWTON`: lambda 10), minimised by 3
+        item and global biases as trained, (lambda / 2) |x|^2 (`NEWTON`: lambda 10), minimised by 3
         Newton steps from x = 0, each in closed form.
     `Gradient` (NCF, your own towers: any score function)
         the same class-balanced logistic loss through the frozen scorer, plus lambda |x - mean|^2,
@@ -60,7 +60,7 @@ class ClosedForm:
 
 @dataclasses.dataclass(frozen=True)
 class Newton:
-    """The class-balanced logistic loss of MF's own training, minimised over x by Newton's method (IRLS).
+    """The class-balanced logistic loss of MF's own training plus (lambda / 2) |x|^2, minimised by Newton (IRLS).
 
     For a dot-product score s_i = o_i + x . y_i (o_i: the item's bias and the global bias, read
     as the model's logits at x = 0), with labels l_i (1 on the history) and weights w_i (1 on
