@@ -498,6 +498,9 @@ def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
             page.locator("#recommendations li button").first.click()
             page.wait_for_selector("#explanation h3")
             assert "neuron" in page.text_content("#explanation")
+            print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
+            if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
+                page.screenshot(path=screenshot, full_page=True)
             # A new user: three of the fan's items pasted, one picked from the Horror neuron's top items.
             pasted = [page.get_attribute(f"#recommendations li:nth-child({n})", "data-item") for n in (1, 2, 3)]
             page.fill("#history", ", ".join(pasted))
@@ -510,9 +513,6 @@ def test_explorer_in_a_browser_with_a_token(url, token_deployed, tmp_path):
             page.wait_for_selector("#profile li:has-text('folded in from 4 item(s)')")
             shown = [li.get_attribute("data-item") for li in page.locator("#recommendations li").all()]
             assert len(shown) == 10 and not set(shown) & set(history.replace(" ", "").split(","))  # history left out
-            print(f"explorer timings: page ready {load_ms:.0f} ms, steered list {steer_ms:.0f} ms")
-            if screenshot := os.environ.get("MONOREC_EXPLORER_SCREENSHOT"):  # the README's picture
-                page.screenshot(path=screenshot, full_page=True)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             raise
