@@ -104,6 +104,8 @@ def main() -> None:
             "history_one_intervention": lambda i: {"history": history(i), "k": 10, "interventions": INTERVENTION},
         }
         chosen = args.loads.split(",") if args.loads else list(loads)
+        if unknown := sorted(set(chosen) - set(loads)):
+            parser.error(f"unknown loads {unknown}; there are {', '.join(loads)}")
         for label in chosen:
             for clients in CLIENTS:
                 run_load(url, loads[label], clients, 200, 2.0, headers)  # warm-up (and the one calibration)

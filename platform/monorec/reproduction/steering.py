@@ -141,8 +141,9 @@ TRIED = (
     "s = 1 on MF (the user's and the items' components both change sign, so their product is restored) but is "
     "the only edit NCF's lists follow: NCF reads a concept mostly from the item side of its MLP. Promotion "
     "through the item's own concept (Folk) against its audience's concepts (Metal, Pop), as neurons or "
-    "directions. On MF, a bias read-out from every neuron instead of the popularity neurons only: on Last.FM "
-    "every one of its coefficients is negative, so boosting any genre on an item lowered its bias and buried it."
+    "directions. On MF, a bias read-out from every neuron instead of the popularity neurons only: on Last.FM, "
+    "63 of its 70 coefficients were negative and none above 0.04, so boosting any genre on an item lowered "
+    "its bias and buried it."
 )
 HEADER = (
     *("cell", "study", "seeds", "subject", "intervention", "report users", "measure", "before → after"),
