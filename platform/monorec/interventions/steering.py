@@ -186,7 +186,8 @@ class BiasReadout:
     an item edit that changes z_i by Δz moves its bias by Δz[P] · c. Other neurons are left out
     because their coefficients are confounded (on Last.FM MF, 63 of the 70 coefficients of a
     read-out from all neurons were negative and none above 0.04, so boosting any genre on an item
-    lowered its bias and buried it). `weights` is (m,), zero outside P; `r2` says how much of the biases' variance P explains.
+    lowered its bias and buried it). `weights` is (m,), zero outside P; `r2` says how much of the
+    biases' variance P explains.
     """
 
     weights: torch.Tensor  # (m,)
