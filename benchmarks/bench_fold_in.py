@@ -117,7 +117,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(True)  # the gradient fold-in needs it; the others turn it off themselves
     results = {}
-    for kind in args.kinds.split(","):
+    kinds = args.kinds.split(",")
+    if unknown := sorted(set(kinds) - set(CONFIGS)):
+        parser.error(f"unknown kinds {unknown}; there are {', '.join(CONFIGS)}")
+    for kind in kinds:
         print(f"fold-in: {kind} ...", file=sys.stderr, flush=True)
         results[kind] = bench_kind(kind)
     machine = {"processor": platform.processor() or "cpu", "cpu_count": os.cpu_count(), "torch": torch.__version__}

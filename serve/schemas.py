@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StrictInt, model_validator
-from pydantic_core import CoreSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from monorec.interventions import Intervention, Target
 from monorec.serving import MAX_HISTORY
-from monorec.typed import strict_scalars
+from monorec.typed import StrictOverHttp
 
 MAX_INTERVENTIONS = 16
 Id = int | str  # an integer (10.0 counts, as in JSON Schema) or a string, never coerced
@@ -17,8 +16,11 @@ HISTORY = (
 )
 
 
-class WhoIn(BaseModel):
-    """A known user (`user_id`) or one given by their history (`history`): exactly one."""
+class WhoIn(StrictOverHttp, BaseModel):
+    """A known user (`user_id`) or one given by their history (`history`): exactly one.
+
+    No coercion (`"k": "10"`, `"exclude_seen": 0` break the schema, so they are 422): `StrictOverHttp`.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -35,11 +37,6 @@ class WhoIn(BaseModel):
 
     user_id: Id | None = Field(None, description="a user of the training data. Give this or history, not both.")
     history: list[Id] | None = Field(None, min_length=1, max_length=MAX_HISTORY, description=HISTORY)
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type, handler: GetCoreSchemaHandler) -> CoreSchema:
-        """No coercion (`"k": "10"`, `"exclude_seen": 0` break the schema, so they are 422): `typed.strict_scalars`."""
-        return strict_scalars(handler(source))
 
     @model_validator(mode="after")
     def exactly_one_user(self) -> WhoIn:

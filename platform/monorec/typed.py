@@ -60,6 +60,14 @@ def strict_scalars(core_schema: Any) -> Any:
     return core_schema
 
 
+class StrictOverHttp:
+    """Mixin for a type an HTTP layer validates: pydantic takes it without coercion (`strict_scalars`)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type, handler: Any) -> Any:
+        return strict_scalars(handler(source))
+
+
 def _no_text(value: Any) -> Any:
     if isinstance(value, (bool, str, bytes)):
         raise ValueError("Input should be a valid integer")  # pydantic reports it as a validation error

@@ -40,7 +40,7 @@ from monorec.interventions.directions import POPULARITY, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.model import Encoded
-from monorec.typed import strict_scalars
+from monorec.typed import StrictOverHttp
 
 Operation = Literal["suppress", "boost", "scale", "set"]
 DEFAULT_STRENGTH = {"suppress": 1.0, "boost": 1.0, "scale": 1.0}  # `set` needs an explicit value
@@ -51,7 +51,7 @@ CALIBRATED_OPS = ("suppress", "boost")  # a target needs a strength whose effect
 
 
 @dataclasses.dataclass(frozen=True)
-class Intervention:
+class Intervention(StrictOverHttp):
     """One edit of SAE codes, the same type from an HTTP body to the steering code.
 
     `neuron` is a neuron id or a label ("Horror": every neuron carrying it, alike); `concept`
@@ -72,11 +72,6 @@ class Intervention:
     item_ids: tuple[int | str, ...] = ()
     target: Target | None = None
     concept: str | None = None
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type, handler: Callable) -> dict:
-        """Validated over HTTP without coercion, exactly as the schema below says (`typed.strict_scalars`)."""
-        return strict_scalars(handler(source))
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:

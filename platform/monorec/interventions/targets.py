@@ -15,14 +15,14 @@ from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from monorec.errors import InvalidRequestError
-from monorec.typed import strict_scalars
+from monorec.typed import StrictOverHttp
 
 Measure = Literal["concept_share", "item_reach", "long_tail_share"]
 MAX_K = 1000
 
 
 @dataclasses.dataclass(frozen=True)
-class Target:
+class Target(StrictOverHttp):
     __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "allow_inf_nan": False}
 
     measure: Measure
@@ -32,11 +32,6 @@ class Target:
     concept: str | None = None
     item_id: int | str | None = None
     audience: tuple[str, ...] = ()
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type, handler: Callable) -> dict:
-        """Validated over HTTP without coercion, exactly as the schema below says (`typed.strict_scalars`)."""
-        return strict_scalars(handler(source))
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:
