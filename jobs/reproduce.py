@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from monorec.cli import report_outcome, setup_logging
+from monorec.cli import comma_names, report_outcome, setup_logging
 from monorec.config import ReproduceConfig, load_config
 from monorec.paths import monorec_home
 from monorec.reproduction import reproduce, write_page
@@ -52,8 +52,8 @@ def main() -> int:
                 args.config.parent,
                 args.work_dir or monorec_home() / "reproduce",
                 args.results_dir,
-                datasets=_names(args.datasets),
-                models=_names(args.models),
+                datasets=comma_names(args.datasets),
+                models=comma_names(args.models),
                 device=args.device,
                 force=args.force,
                 track=not args.no_tracking,
@@ -61,10 +61,6 @@ def main() -> int:
         return f"done in {time.perf_counter() - started:.0f} s: {readme}"
 
     return report_outcome(work, "rerun the same command to resume (finished runs are kept)")
-
-
-def _names(value: str | None) -> set[str] | None:
-    return {name.strip() for name in value.split(",") if name.strip()} if value else None
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@
         ray job submit --working-dir . -- python jobs/tune_sae.py
 
 Starts a local Ray unless the job runs on a cluster. Writes DIR/metrics.json (the best trial),
-DIR/trials.csv, DIR/plots/ and DIR/bundle/, and registers the bundle in MLflow as
-monorec-<dataset>-<model> with the alias @champion. --resume continues an interrupted search
-without redoing finished trials.
+DIR/trials.csv, DIR/pareto.json (the validation Pareto front measured on the report users),
+DIR/plots/ and DIR/bundle/, and registers the bundle in MLflow as monorec-<dataset>-<model>
+with the alias @champion. --resume continues an interrupted search without redoing finished
+trials.
 """
 
 import sys

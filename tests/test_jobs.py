@@ -44,7 +44,7 @@ def test_bad_config_is_a_one_line_error(tmp_path):
 
 
 def test_every_shipped_config_is_valid():
-    from monorec.config import ExperimentConfig, ReproduceConfig, load_config
+    from monorec.config import AblationConfig, ExperimentConfig, ReproduceConfig, load_config
 
     expected = {
         "quick": ("synthetic", "mf"),
@@ -53,6 +53,7 @@ def test_every_shipped_config_is_valid():
         "lastfm_mf": ("lastfm", "mf"),
         "lastfm_ncf": ("lastfm", "ncf"),
         "tune_sae": ("ml1m", "mf"),
+        "tune_paper": ("ml1m", "mf"),
         "tune_quick": ("synthetic", "mf"),
         "generic_example": ("generic", "mf"),
         "scale": ("generic", "mf"),
@@ -60,10 +61,14 @@ def test_every_shipped_config_is_valid():
         "ml1m_als": ("ml1m", "als"),
         "ml1m_als64": ("ml1m", "als"),
         "ml1m_bpr": ("ml1m", "bpr"),
+        "paper_notebook_mf": ("ml1m", "mf"),
+        "paper_notebook_ncf": ("ml1m", "ncf"),
     }
     reproductions = {"reproduce": 7, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
-    assert shipped == set(expected) | set(reproductions)
+    assert shipped == set(expected) | set(reproductions) | {"ablation"}
+    ablation = load_config(AblationConfig, ROOT / "configs" / "ablation.yaml")
+    assert all((ROOT / "configs" / path).is_file() for path in [*ablation.cells, *ablation.notebook.values()])
     for name, (dataset, kind) in expected.items():
         config = load_config(ExperimentConfig, ROOT / "configs" / f"{name}.yaml")
         assert (config.data.dataset, config.model.kind) == (dataset, kind)

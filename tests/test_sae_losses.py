@@ -69,7 +69,7 @@ def test_gradients_reach_the_sae_but_never_the_recommender():
     users, items = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1])
     for step in range(3):
         terms = sae_loss_terms(
-            sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), 0.05
+            sae, model, users, items, model.user_embeddings(users), model.item_embeddings(items), SAETrainConfig()
         )
         optimizer.zero_grad()
         total_loss(terms, SAETrainConfig(beta=1.0)).backward()
@@ -90,7 +90,7 @@ def test_kl_is_summed_over_users_and_items_not_pooled():
     index = torch.tensor([0, 1])
     user_emb, item_emb = model.user_embeddings(index), model.item_embeddings(index)
     with torch.no_grad():
-        terms = sae_loss_terms(sae, model, index, index, user_emb, item_emb, rho)
+        terms = sae_loss_terms(sae, model, index, index, user_emb, item_emb, SAETrainConfig(rho=rho))
         expected = kl_sparsity(sae.encode(user_emb).codes, rho) + kl_sparsity(sae.encode(item_emb).codes, rho)
     assert terms["kl"].item() == pytest.approx(expected.item())
     per_side = kl_sparsity(users, rho) + kl_sparsity(items, rho)

@@ -13,7 +13,7 @@ import pytest
 ray = pytest.importorskip("ray")
 from mlflow import MlflowClient  # noqa: E402
 
-from monorec.results import TuneRun, read_result  # noqa: E402
+from monorec.results import ParetoFront, TuneRun, read_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +39,33 @@ def test_bad_tune_config_fails_before_any_trial(override, message, tmp_path, mon
     assert "Traceback" not in stderr and not (tmp_path / "ray_results").exists()
 
 
+@pytest.mark.parametrize(("fidelity", "rbo"), [("extrapolated", 0.9), ("truncated", 0.7)])
+@pytest.mark.parametrize(("monosemanticity", "mono"), [("ms", 0.4), ("purity", 0.5)])
+def test_the_objective_takes_the_configured_terms_from_the_validation_stats(fidelity, rbo, monosemanticity, mono):
+    """`tune.fidelity` picks the RBO of the training loop's validation check; both genre measures are reported."""
+    import numpy as np
+
+    from monorec.config import ExperimentConfig, TuneConfig
+    from monorec.tune.search import GenreMeasures, trial_report
+
+    stats = {"epoch": 3, "rbo_extrapolated": 0.9, "rbo_truncated": 0.7, "dead_ratio": 0.1, "loss": 2.0}
+    config = ExperimentConfig(tune=TuneConfig(fidelity=fidelity, monosemanticity=monosemanticity, weight=0.25))
+    report = trial_report(stats, GenreMeasures(0.4, np.array([0.2, 0.8])), config)
+    assert (report.fidelity, report.monosemanticity, report.ms, report.purity) == (rbo, mono, 0.4, 0.5)
+    assert report.objective == pytest.approx(0.25 * mono + 0.75 * rbo)
+    infeasible = trial_report({**stats, "dead_ratio": 0.6}, GenreMeasures(0.4, np.array([0.2, 0.8])), config)
+    assert infeasible.objective == -1.0
+
+
+def test_the_front_is_the_trials_no_other_beats_on_both_scores():
+    import numpy as np
+
+    from monorec.tune.search import non_dominated
+
+    scores = np.array([[0.9, 0.1], [0.5, 0.5], [0.4, 0.5], [0.1, 0.9], [0.5, 0.5], [0.2, 0.2]])
+    assert non_dominated(scores).tolist() == [True, True, False, True, True, False]  # ties stay on it
+
+
 @pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
 def test_a_search_submitted_to_a_started_cluster_is_tracked_registered_and_resumes(tmp_path):
     """The README's cluster path: a token-authenticated `ray start --head`, the four-trial search sent
@@ -58,6 +85,7 @@ def test_a_search_submitted_to_a_started_cluster_is_tracked_registered_and_resum
     def submit(*args: str) -> subprocess.CompletedProcess:
         command = ["ray", "job", "submit", "--working-dir", ".", "--runtime-env-json", runtime_env, "--"]
         job = ["python", "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--output-dir", f"{tmp_path}/out"]
+        job += ["--set", "sae_train.report_share=0.2"]  # report users twice the validation users: told apart
         return subprocess.run([*command, *job, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
 
     try:
@@ -102,11 +130,70 @@ def _check_search(client: MlflowClient, runs: list, output_dir: Path) -> None:
     assert {"git_commit", "dataset_checksum", "config_hash", "mlflow.source.name"} <= set(parent.data.tags)
     assert parent.inputs.dataset_inputs  # the runs table's Dataset column
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert plots == {"plots/pareto_front.png", "plots/purity_heatmap.png", "plots/activation_histograms.png"}
+    figures = {"pareto_front", "pareto_paper", "purity_heatmap", "activation_histograms"}
+    assert plots == {f"plots/{name}.png" for name in figures}
+    assert "pareto.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     version = client.get_model_version_by_alias("monorec-synthetic-mf", "champion")
     assert version.run_id == parent.info.run_id
     run = read_result(TuneRun, output_dir / "metrics.json")
     assert run.registered.version == str(version.version) and run.sae.mono.concepts["Horror"].purity[10] > 0
+    _check_scores(run, output_dir)
+
+
+def _check_scores(run: TuneRun, output_dir: Path) -> None:
+    """The best trial is the trials' argmax and its fidelity is on the validation users; pareto.json is the
+    validation front, each point's report-user measures recomputed from its checkpoint."""
+    import pandas as pd
+    import torch
+
+    from monorec.bundle import read_bundle
+    from monorec.data import load_split
+    from monorec.evaluation.fidelity import list_fidelity
+    from monorec.interpret import item_concepts
+    from monorec.sae import build_sae, reconstructed_scorer
+    from monorec.sae.training import CHECKPOINT, sae_folds
+    from monorec.storage import load_checkpoint
+    from monorec.tune.search import genre_measures, with_params
+
+    trials = pd.read_csv(output_dir / "trials.csv", dtype={"trial": str})
+    assert run.objective == pytest.approx(trials["objective"].max(), abs=1e-12)  # the argmax of the last reports
+    bundle = read_bundle(output_dir / "bundle")
+    config, recommender = bundle.config, bundle.recommender
+    data, split = load_split(config.data)
+    folds = sae_folds(split, config.sae_train)
+    assert 0 < len(folds.validation) < len(folds.report)
+
+    def agreement(sae, users):
+        scorer = reconstructed_scorer(sae, recommender)
+        return list_fidelity(recommender.rank_scores, scorer, split, torch.as_tensor(users))
+
+    assert run.fidelity == pytest.approx(agreement(bundle.sae, folds.validation).rbo_extrapolated, abs=1e-9)
+    assert run.fidelity != pytest.approx(run.sae.fidelity.rbo_extrapolated, abs=1e-6)  # the report users' differs
+
+    front = read_result(ParetoFront, output_dir / "pareto.json")
+    assert (front.fidelity, front.monosemanticity, front.report_users) == ("extrapolated", "ms", len(folds.report))
+    feasible = trials[trials["objective"] > -1]
+    scores = feasible[["fidelity", "monosemanticity"]].to_numpy()
+    chosen = feasible["trial"].isin([point.trial for point in front.points]).to_numpy()
+    for row, on in zip(scores, chosen):
+        assert on != ((scores >= row).all(1) & (scores > row).any(1)).any()  # on the front iff nothing beats it
+    concepts = item_concepts(data)
+    genres = concepts.matrix[:, concepts.family("genre")]
+    by_trial = trials.set_index("trial")
+    for point in front.points:
+        trial_config = with_params(config, point.params)
+        sae = build_sae(trial_config, recommender.embedding_dim)
+        sae.load_state_dict(load_checkpoint(Path(point.checkpoint) / CHECKPOINT)["sae"])
+        sae.eval()
+        validation, report = agreement(sae, folds.validation), agreement(sae, folds.report)
+        assert point.validation.fidelity == pytest.approx(by_trial.loc[point.trial, "fidelity"], abs=1e-12)
+        assert point.validation.fidelity == pytest.approx(validation.rbo_extrapolated, abs=1e-9)
+        assert point.rbo_truncated == pytest.approx(report.rbo_truncated, abs=1e-9)
+        assert point.kendall_tau_ranks == pytest.approx(report.kendall_tau_ranks, abs=1e-9)
+        assert point.rbo_truncated != pytest.approx(validation.rbo_truncated, abs=1e-6)
+        measures = genre_measures(sae, recommender, genres, trial_config)
+        assert point.ms == pytest.approx(point.validation.ms, abs=1e-6) == measures.ms
+        assert point.pure_genres == (measures.best_purity >= front.pure_at).sum() <= front.genres
 
 
 def test_cluster_yaml_is_a_valid_launcher_config():

@@ -72,6 +72,11 @@ def run_job(
     return report_outcome(work, "rerun the same command to resume from the last checkpoint")
 
 
+def comma_names(value: str | None) -> set[str] | None:
+    """`--models mf,ncf` as a set (None when not given: every one in the config)."""
+    return {name.strip() for name in value.split(",") if name.strip()} if value else None
+
+
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 

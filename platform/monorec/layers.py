@@ -12,7 +12,7 @@ including imports inside functions, so the order cannot drift.
 from __future__ import annotations
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "paths", "storage", "parallel", "stages", "layers"),  # no monorec imports
+    ("errors", "paths", "storage", "parallel", "stages", "layers", "paper"),  # no monorec imports
     ("kinds", "typed", "devices", "ids", "extras", "plots"),  # plain helpers
     ("config", "results"),  # what a run is told, and what it reports
     ("data", "training"),  # interactions and splits; the one training loop

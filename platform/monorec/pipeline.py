@@ -239,6 +239,7 @@ def evaluate_sae(
         settings.paper_rbo_depth,
         settings.rbo_p,
         rows,
+        settings.fidelity_mask,
     )
     original = reference_ranking(recommender, split, config, device, users, cache_dir)
     rebuilt = evaluate_ranking(reconstructed, split, k, rows, device, users).full

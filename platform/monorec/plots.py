@@ -21,17 +21,32 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def pareto_front(trials: pd.DataFrame, path: Path) -> Path:
-    """Fidelity (RBO@20) against monosemanticity per trial, the non-dominated trials joined."""
+def pareto_front(trials: pd.DataFrame, on_front: np.ndarray, path: Path) -> Path:
+    """Fidelity against monosemanticity per trial (validation users), the trials `on_front` joined."""
     figure, axes = plt.subplots(figsize=(6, 4.5))
     axes.scatter(trials["monosemanticity"], trials["fidelity"], c="tab:blue", alpha=0.7, label="trial")
-    points = trials[["monosemanticity", "fidelity"]].to_numpy()
-    front = [p for p in points if not ((points >= p).all(1) & (points > p).any(1)).any()]
-    front = np.array(sorted(front, key=lambda p: p[0]))
+    front = trials[on_front].sort_values("monosemanticity")
     if len(front):
-        axes.plot(front[:, 0], front[:, 1], "o-", color="tab:red", label="Pareto front")
+        axes.plot(front["monosemanticity"], front["fidelity"], "o-", color="tab:red", label="Pareto front")
     axes.set_xlabel("monosemanticity")
-    axes.set_ylabel("fidelity (RBO@20)")
+    axes.set_ylabel("fidelity (validation RBO)")
+    axes.legend()
+    return _save(figure, path)
+
+
+def paper_front(
+    front: list[tuple[float, float]], paper: dict[str, tuple[float, float]], depth: int, path: Path
+) -> Path:
+    """A search's front as (truncated RBO, MS) on the report users, beside the paper's labelled points."""
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    points = np.array(sorted(front)).reshape(-1, 2)
+    axes.plot(points[:, 0], points[:, 1], "o-", color="tab:red", label="search's front (report users)")
+    rbo, ms = zip(*paper.values())
+    axes.scatter(rbo, ms, marker="*", s=150, color="black", label="paper (ML-1M MF)", zorder=3)
+    for label, point in paper.items():
+        axes.annotate(label, point, textcoords="offset points", xytext=(6, 4), fontsize=8)
+    axes.set_xlabel(f"truncated RBO@{depth}")
+    axes.set_ylabel("MS")
     axes.legend()
     return _save(figure, path)
 

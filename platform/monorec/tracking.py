@@ -144,8 +144,8 @@ class Tracker:
     def log_dataset(self, run_id: str, config: ExperimentConfig, checksum: str = "") -> None:
         self._call("log_inputs", run_id, datasets=[dataset_input(config, checksum)])
 
-    def log_artifact(self, run_id: str, path: Path) -> None:
-        self._call("log_artifact", run_id, str(path))
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self._call("log_artifact", run_id, str(path), artifact_path)
 
     def log_artifacts(self, run_id: str, folder: Path, artifact_path: str) -> None:
         self._call("log_artifacts", run_id, str(folder), artifact_path)

@@ -2,6 +2,7 @@
 
 from monorec.config.data import DataConfig, GenericDataConfig, LastfmConfig, SyntheticConfig
 from monorec.config.experiment import (
+    AblationConfig,
     ExperimentConfig,
     ReproduceConfig,
     config_hash,
@@ -22,6 +23,7 @@ from monorec.config.training import (
 from monorec.config.tune import SearchRange, TrackingConfig, TuneConfig
 
 __all__ = [
+    "AblationConfig",
     "Activation",
     "CaseStudyConfig",
     "DataConfig",

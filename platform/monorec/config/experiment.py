@@ -9,7 +9,7 @@ from typing import Any
 
 from monorec.config.checks import at_least, within
 from monorec.config.data import DataConfig
-from monorec.config.sae import CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig
+from monorec.config.sae import CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig, Study
 from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
 from monorec.config.tune import TrackingConfig, TuneConfig
 from monorec.errors import ConfigError
@@ -81,6 +81,38 @@ class ReproduceConfig:
             at_least("betas[]", beta, 0)
         for fraction in (*self.matryoshka_fractions, self.topk_fraction):
             within("matryoshka_fractions[] and topk_fraction", fraction, 0, 1, open_interval=False)
+
+
+Overrides = dict[str, list[str]]  # model kind -> `--set` strings
+
+
+@dataclasses.dataclass
+class AblationConfig:
+    """`jobs/ablate.py`: what separates monorec from the paper's notebooks, one difference at a time.
+
+    cells: experiment configs (relative to this file), each run as shipped. differences: name
+    -> model kind -> the `--set` strings that turn that notebook difference on for that kind (a
+    difference a kind lacks is not run on it). Each difference alone on the first seed; then,
+    on every seed, the shipped config, all of a kind's differences together (the kind's
+    `notebook` config, which must equal it) and the single difference that moved truncated RBO
+    most. sanity: name -> `--set` strings of the random-SAE check (docs/method.md §4), every arm
+    on every seed with only `sanity_studies` of the case studies; the ablation arms run none.
+    """
+
+    cells: list[str] = dataclasses.field(default_factory=lambda: ["ml1m_mf.yaml", "ml1m_ncf.yaml"])
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    differences: dict[str, Overrides] = dataclasses.field(default_factory=dict)
+    notebook: dict[str, str] = dataclasses.field(default_factory=dict)  # model kind -> its all-differences config
+    sanity: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    sanity_studies: list[Study] = dataclasses.field(default_factory=lambda: ["filtering"])
+    overrides: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.cells or not self.seeds:
+            raise ConfigError("an ablation needs at least one cell and one seed")
+        reserved = {"shipped", "notebook"} & (set(self.differences) | set(self.sanity))
+        if reserved:
+            raise ConfigError(f"ablation arm names {sorted(reserved)} are reserved")
 
 
 def config_hash(config: Any) -> str:

@@ -10,6 +10,9 @@ from monorec.errors import ConfigError
 
 Activation = Literal["relu", "topk", "batchtopk"]
 Tower = Literal["user", "item", "both"]
+Frozen = Literal["none", "encoder", "decoder"]
+FidelityMask = Literal["train", "positives", "none"]
+Study = Literal["filtering", "promotion", "popularity"]
 LOSS_WEIGHTS = ("alpha", "beta", "lambda1", "lambda2")
 
 
@@ -20,6 +23,10 @@ class SAEConfig:
     n_latents: dictionary size m (22 for ML-1M, 70 for Last.FM). activation: `relu` (the paper's,
     with L1/KL sparsity), `topk` or `batchtopk` (keep the k largest per vector / per batch).
     matryoshka: nested prefix sizes m_1 < ... < m_n = m (empty = plain SAE).
+    normalize: per-vector standardisation before encoding, undone after decoding (the method's;
+    false: the paper's NCF notebook SAE, which encodes raw embeddings).
+    frozen: `encoder` or `decoder` keeps that matrix at its random initialisation (untied SAEs
+    only; biases still train): the random-SAE sanity check of docs/method.md §4.
     """
 
     n_latents: int = 22
@@ -27,6 +34,8 @@ class SAEConfig:
     k: int = 4
     tied: bool = True
     matryoshka: list[int] = dataclasses.field(default_factory=list)
+    normalize: bool = True
+    frozen: Frozen = "none"
 
     def __post_init__(self) -> None:
         at_least("sae.n_latents", self.n_latents, 1)
@@ -35,6 +44,8 @@ class SAEConfig:
             raise ConfigError(
                 f"sae.matryoshka must be increasing sizes ending at sae.n_latents={self.n_latents}, got {prefixes}"
             )
+        if self.frozen != "none" and self.tied:
+            raise ConfigError(f"sae.frozen={self.frozen} needs sae.tied false (a tied SAE has one matrix)")
         if self.activation != "relu" and not 1 <= self.k <= self.n_latents:
             raise ConfigError(f"sae.k must be in 1..{self.n_latents} for {self.activation}, got {self.k}")
 
@@ -66,8 +77,12 @@ class SAETrainConfig:
     report_share: float = 0.1
     user_split_seed: int = 0
     max_fold_users: int = 2000
+    minmax_batches: bool = False
+    pred_cross: int = 0
+    pred_loss: Literal["mse_logits", "bce"] = "mse_logits"
 
     def __post_init__(self) -> None:
+        at_least("sae_train.pred_cross", self.pred_cross, 0)
         for name in LOSS_WEIGHTS:
             at_least(f"sae_train.{name}", getattr(self, name), 0)
         within("sae_train.rho", self.rho, 0, 1, open_interval=True)
@@ -88,6 +103,9 @@ class InterpretConfig:
 
     fidelity_k: depth of our lists (extrapolated RBO, Kendall tau-b of scores);
     paper_rbo_depth: depth of the paper's (truncated RBO, Kendall tau of ranks, docs/method.md §4).
+    fidelity_mask: what leaves both lists before they are compared: each user's training items
+    (`train`, ours), every known positive including the held-out ones (`positives`, the MF
+    notebook's), or nothing (`none`, the NCF notebook's).
     """
 
     purity_k: list[int] = dataclasses.field(default_factory=lambda: [10, 20, 50])
@@ -99,6 +117,7 @@ class InterpretConfig:
     fidelity_k: int = 20
     paper_rbo_depth: int = 29
     rbo_p: float = 0.9
+    fidelity_mask: FidelityMask = "train"
     chunk_size: int = 65536  # items (or users) encoded at once while scanning for each neuron's top items
 
     def __post_init__(self) -> None:
@@ -128,11 +147,13 @@ class CaseStudyConfig:
     is null or absent), either its `promote_concept` neuron or its `audiences`' neurons, for the
     users whose most frequent concept is one of `audiences`, until the item is in the
     top-`promote_k` of `promote_min_reach` of them; it is skipped when the data lacks the concept.
+    `studies` lists which of the three run (the random-SAE check runs filtering only).
     Popularity control suppresses the popularity neuron or direction (on each of `popularity_towers`) for
     every user until the long-tail share of the top-10 is `popularity_factor` times what it was.
     """
 
     enabled: bool = True
+    studies: list[Study] = dataclasses.field(default_factory=lambda: ["filtering", "promotion", "popularity"])
     filter_concept: str = "Horror"
     filter_users: int = 50
     filter_max_share: float = 0.10

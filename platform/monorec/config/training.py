@@ -96,6 +96,11 @@ class TrainConfig:
     that moves only the rows a batch touched. Off, every step updates every row of both tables,
     which dominates training past a few hundred thousand users (benchmarks/bench_scale.py).
     Lazy Adam differs from Adam (untouched rows keep their moments), so it is opt-in.
+    optimizer: `adam` (the paper's) or `sgd`, plain mini-batch SGD as the MF notebook's numpy
+    training (its per-pair step 0.05 at batch 256 is lr 12.8 here, where the loss is the batch
+    mean). pair_l2: an L2 penalty on each pair's own parameters (the batch's user and item
+    embeddings and biases, once per occurrence), the notebook's regularisation; weight_decay
+    instead shrinks every row at every step.
     """
 
     epochs: int = 10
@@ -107,10 +112,15 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     sparse_embeddings: bool = False
+    optimizer: Literal["adam", "sgd"] = "adam"
+    pair_l2: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sparse_embeddings and self.weight_decay > 0:
             raise ConfigError("train.sparse_embeddings needs train.weight_decay 0 (lazy Adam has no weight decay)")
+        if self.sparse_embeddings and self.optimizer != "adam":
+            raise ConfigError("train.sparse_embeddings needs train.optimizer adam (it is a lazy Adam)")
+        at_least("train.pair_l2", self.pair_l2, 0)
         at_least("train.epochs", self.epochs, 0)
         at_least("train.batch_size", self.batch_size, 1)
         at_least("train.shuffle_window", self.shuffle_window, 1)

@@ -19,6 +19,14 @@ from monorec.data.distinct import sample_distinct
 from monorec.errors import DataError
 
 
+def user_csr(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, items): user u's items are items[indptr[u]:indptr[u + 1]], sorted."""
+    order = np.lexsort((items, users))
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    return indptr, items[order]
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
     """Training pairs, per-user test positives and sampled test negatives (all index arrays)."""
@@ -37,10 +45,13 @@ class Split:
 
     @functools.cached_property
     def _csr(self) -> tuple[np.ndarray, np.ndarray]:  # built once: a sort of every training pair
-        order = np.lexsort((self.train_items, self.train_users))
-        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.train_users, minlength=self.n_users), out=indptr[1:])
-        return indptr, self.train_items[order]
+        return user_csr(self.train_users, self.train_items, self.n_users)
+
+    def positives_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, items) of every known positive, training and held-out test items alike."""
+        held_out = np.repeat(self.test_users, self.test_items.shape[1])
+        users = np.concatenate([self.train_users, held_out])
+        return user_csr(users, np.concatenate([self.train_items, self.test_items.ravel()]), self.n_users)
 
     def seen_by(self, users: np.ndarray) -> Split:
         """Only the training pairs of `users` and no test data: what masking their lists needs, small

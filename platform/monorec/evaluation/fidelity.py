@@ -2,7 +2,8 @@
 
 For each user, the top-N list scored from the original embeddings is compared with the list
 scored from the reconstructed (or edited) embeddings by the same frozen model, with the
-user's training items excluded from both. Two families of measures, named apart everywhere:
+user's training items excluded from both (`interpret.fidelity_mask`: or every known positive,
+as the MF notebook does, or nothing, as the NCF notebook does). Two families of measures, named apart everywhere:
 
 - The paper's (its notebooks): truncated RBO, (1 - p) sum_{d=1..D} p^(d-1) A_d with no tail term
   (identical depth-D lists score 1 - p^D, about 0.95 at D = 29), and Kendall's tau-b of the
@@ -18,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
+from monorec.config.sae import FidelityMask
 from monorec.data.split import Split
 from monorec.evaluation.ranking import mask_training_items
 
@@ -89,6 +92,15 @@ class ListAgreement:
     kendall_tau_scores: float  # ours, at our depth
 
 
+def masked_items(split: Split, mask: FidelityMask) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, items) of what leaves each user's lists before they are compared."""
+    if mask == "train":
+        return split.train_csr()
+    if mask == "positives":
+        return split.positives_csr()
+    return np.zeros(split.n_users + 1, dtype=np.int64), np.empty(0, dtype=np.int64)
+
+
 def list_fidelity(
     original: ScoreFn,
     reconstructed: ScoreFn,
@@ -98,12 +110,13 @@ def list_fidelity(
     paper_depth: int = 29,
     p: float = 0.9,
     tile_rows: int = 1024,
+    mask: FidelityMask = "train",
 ) -> ListAgreement:
     """Mean list agreement over `users`: the paper's measures at `paper_depth`, ours at `depth`.
 
     Users are scored `tile_rows` at a time (two score tiles are held: before and after).
     """
-    indptr, train_items = (torch.as_tensor(a, device=users.device) for a in split.train_csr())
+    indptr, train_items = (torch.as_tensor(a, device=users.device) for a in masked_items(split, mask))
     per_user: list[torch.Tensor] = []
     longest = min(max(depth, paper_depth), split.n_items)
     with torch.no_grad():
@@ -125,3 +138,4 @@ def list_fidelity(
     if not per_user:
         return ListAgreement(0.0, 0.0, 0.0, 0.0)
     return ListAgreement(*torch.cat(per_user).mean(0).tolist())  # one mean: the tiling never changes a digit
+

@@ -32,12 +32,12 @@ def case_studies(
     settings: CaseStudyConfig,
     report_users: np.ndarray,
 ) -> CaseStudies:
-    """Filtering, promotion (where the data has the concept) and popularity control, as configured."""
+    """Filtering, promotion (where the data has the concept) and popularity control, those in `settings.studies`."""
     device = calibrator.validation_users.device
     study = Study(calibrator, data, split, report, torch.as_tensor(report_users, device=device), settings)
-    concepts = report.mono.concepts
+    concepts, wanted = report.mono.concepts, set(settings.studies)
     return CaseStudies(
-        filtering=filtering(study) if concepts else None,
-        promotion=promotion(study) if settings.promote_concept in concepts else None,
-        popularity=popularity(study),
+        filtering=filtering(study) if concepts and "filtering" in wanted else None,
+        promotion=promotion(study) if settings.promote_concept in concepts and "promotion" in wanted else None,
+        popularity=popularity(study) if "popularity" in wanted else None,
     )

@@ -59,6 +59,10 @@ class TwoTowerRecommender(nn.Module, ABC):
     def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
         return _rows(self.item_embedding, item_idx)
 
+    def pair_parameters(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> list[torch.Tensor]:
+        """The parameters each (user, item) pair owns, one row per pair: what `train.pair_l2` weighs."""
+        return [self.user_embeddings(user_idx), self.item_embeddings(item_idx)]
+
     @abstractmethod
     def logits(
         self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor

@@ -20,6 +20,10 @@ class MatrixFactorization(TwoTowerRecommender):
     def item_biases(self) -> torch.Tensor:
         return self.item_bias.detach()
 
+    def pair_parameters(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> list[torch.Tensor]:
+        """Embeddings and biases: the notebook's SGD regularises all four."""
+        return [*super().pair_parameters(user_idx, item_idx), self.user_bias[user_idx], self.item_bias[item_idx]]
+
     def logits(
         self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:

@@ -43,7 +43,7 @@ class RecommenderTask:
         device: torch.device,
     ) -> None:
         self.module, self.pairs, self.sampler, self.device = model, pairs, sampler, device
-        self.batch_size, self.weight_decay = config.batch_size, config.weight_decay
+        self.batch_size, self.weight_decay, self.pair_l2 = config.batch_size, config.weight_decay, config.pair_l2
         self.epoch_rng = torch.Generator().manual_seed(config.seed)
         self.shuffle = torch.Generator(device=device)
 
@@ -71,7 +71,11 @@ class RecommenderTask:
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         users, items, labels = batch
-        return {"loss": F.binary_cross_entropy_with_logits(self.module(users, items), labels)}
+        loss = F.binary_cross_entropy_with_logits(self.module(users, items), labels)
+        if self.pair_l2:
+            rows = self.module.pair_parameters(users, items)
+            loss = loss + self.pair_l2 / 2 * sum(row.pow(2).sum() for row in rows) / len(users)
+        return {"loss": loss}
 
     def validate(self) -> dict[str, float]:
         return {}
@@ -112,6 +116,8 @@ def fit_recommender(
     decay = 0.0 if task_type.l2_in_loss else config.weight_decay
     if config.sparse_embeddings:
         optimizer = RowwiseAdam(model, config.lr, device)
+    elif config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=decay)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=decay, **fused_adam(device))
     task = task_type(model, pairs, sampler, config, device)

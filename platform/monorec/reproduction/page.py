@@ -8,9 +8,11 @@ Numbers are the mean ± standard deviation over the SAE seeds where a table says
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+from monorec.reproduction.gap import gap_section
 from monorec.reproduction.format import dataset_name, dataset_of, model_of, sd, seeds, stat, table
 from monorec.reproduction.models import models_section
 from monorec.reproduction.records import Runs, load_runs
@@ -40,13 +42,18 @@ def write_page(results_dir: Path) -> Path:
     except ImportError:  # the core install has no matplotlib: the page still renders, the figures wait
         pass
     else:
-        plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
-        plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
-        plots.dose_response(dose_panels(runs), results_dir / FIGURES[2])
-        plots.frontiers(frontier_panels(runs), results_dir / FIGURES[3])
+        if runs:  # an ablation alone (`jobs/ablate.py` into a fresh folder) has no reproduction to plot
+            _figures_of(runs, results_dir, plots)
     readme = results_dir / "README.md"
     atomic_write(readme, lambda tmp: tmp.write_text(render_page(results_dir)))
     return readme
+
+
+def _figures_of(runs: Runs, results_dir: Path, plots: ModuleType) -> None:
+    plots.purity_bars(_purity_frame(runs), results_dir / FIGURES[0])
+    plots.beta_curves(_beta_frame(runs), results_dir / FIGURES[1])
+    plots.dose_response(dose_panels(runs), results_dir / FIGURES[2])
+    plots.frontiers(frontier_panels(runs), results_dir / FIGURES[3])
 
 
 def render_page(results_dir: Path) -> str:
@@ -61,6 +68,7 @@ def render_page(results_dir: Path) -> str:
         matryoshka_section(runs),
         steering_section(runs),
         models_section(runs, _recommender_kinds(results_dir)),
+        gap_section(results_dir, runs),
         shortfalls_section(runs),
         _figures(),
     ]

@@ -6,6 +6,8 @@ paper's headline model. "Country, Folk and Metal near 1.00 at K = 10" on Last.FM
 model, so it is compared with both.
 """
 
+from monorec.paper import BETA_ABLATION  # noqa: F401  (the search draws them too, from a lower layer)
+
 PURITY_K = (10, 20, 50)  # the K of each purity the paper reports, in order
 PURITY: dict[str, dict[str, tuple[float, ...]]] = {  # cell -> concept -> purity at K = 10, 20, 50
     "ml1m_mf": {"Horror": (1.00, 1.00, 1.00), "Comedy": (1.00, 1.00, 1.00), "Children's": (0.90, 0.90, 0.88)},
@@ -15,9 +17,6 @@ PURITY: dict[str, dict[str, tuple[float, ...]]] = {  # cell -> concept -> purity
 }
 POPULARITY_PERCENTILE = {"ml1m_mf": {20: 2.5, 50: 4.0}}  # mean percentile of the popularity neuron's top-K
 DECADE_SHARE = {"ml1m_mf": {"1990s": 0.95}}  # the "90s Action" neuron's share of 1990s items
-BETA_ABLATION = {  # cell -> beta -> (RBO@20, Kendall tau@20, MS)
-    "ml1m_mf": {0.0: (0.62, 0.45, 0.38), 0.1: (0.78, 0.61, 0.82), 1.0: (0.85, 0.72, 0.65)},
-}
 PURITY_GAP = 0.10  # a shortfall worth saying: more than 10 points of purity
 RBO_GAP = 0.10  # more than 0.1 of (truncated) RBO
 TAU_GAP = 0.10  # more than 0.1 of Kendall tau (of ranks)

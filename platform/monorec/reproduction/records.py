@@ -17,6 +17,8 @@ from monorec.typed import to_dict
 
 VariantKind = Literal["relu", "matryoshka", "topk"]
 RECOMMENDER = "recommender"
+ABLATION = "ablation"  # `<results>/ablation/<cell>/`: the records of `jobs/ablate.py`
+SHIPPED, NOTEBOOK = "shipped", "notebook"  # the ablation's reference arms: monorec's defaults, every difference on
 CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20", "lastfm_mf", "lastfm_ncf")
 
 
@@ -27,6 +29,7 @@ class RecommenderRecord:
     wall_seconds: float
     machine: str
     run: RecommenderRun
+    bias_share: float | None = None  # the ablation's: share of each list's score variance the item biases carry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,7 @@ class SAERecord:
     wall_seconds: float
     machine: str
     run: SAERun
+    arm: str | None = None  # the ablation's arm (`monorec.reproduction.ablation`); None in the reproduction
 
     @property
     def is_base(self) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from monorec.config import ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
+from monorec.config import AblationConfig, ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
 from monorec.data import load_dataset
 from monorec.errors import ConfigError, MissingExtraError
 from monorec.extras import missing_module
@@ -45,7 +45,7 @@ def reproduce(
     track: bool = True,
 ) -> Path:
     """Every selected cell, then `results/README.md` and its figures; returns the README's path."""
-    cells = _select(settings, config_dir, datasets, models, device)
+    cells = select_cells(settings, config_dir, datasets, models, device)
     computed: dict[str, Computed] = {}
     for number, base in enumerate(cells, 1):
         name = cell_name(base)
@@ -60,14 +60,20 @@ def reproduce(
     return readme
 
 
-def _select(
-    settings: ReproduceConfig,
+def cell_overrides(settings: ReproduceConfig | AblationConfig, device: str) -> list[str]:
+    """What every cell's config gets on top of its file: the settings' overrides and the device."""
+    return [*settings.overrides, f"train.device={device}", f"sae_train.device={device}"]
+
+
+def select_cells(
+    settings: ReproduceConfig | AblationConfig,
     config_dir: Path,
     datasets: Collection[str] | None,
     models: Collection[str] | None,
     device: str,
 ) -> list[ExperimentConfig]:
-    overrides = [*settings.overrides, f"train.device={device}", f"sae_train.device={device}"]
+    """The settings' cells that match `datasets` and `models`, each with its extras installed."""
+    overrides = cell_overrides(settings, device)
     cells = [load_config(ExperimentConfig, config_dir / path, overrides) for path in settings.cells]
     chosen = [
         c for c in cells if (not datasets or c.data.dataset in datasets) and (not models or c.model.kind in models)
@@ -97,13 +103,7 @@ def _run_cell(
         shutil.rmtree(metrics_dir, ignore_errors=True)
     recommender_dir = work / RECOMMENDER
     if not finished(RecommenderRecord, metrics_dir / f"{RECOMMENDER}.json", recommender_hash(base)):
-        started = time.perf_counter()
-        run = run_recommender(base, recommender_dir)
-        matrix, names = load_dataset(base.data).concept_matrix()
-        concept_items = {name: int(count) for name, count in zip(names, matrix.sum(0))}
-        seconds = time.perf_counter() - started
-        record = RecommenderRecord(cell_name(base), concept_items, seconds, _machine(run.training.device), run)
-        write_record(record, metrics_dir / f"{RECOMMENDER}.json")
+        write_record(recorded_recommender(base, recommender_dir), metrics_dir / f"{RECOMMENDER}.json")
     computed: Computed = []
     plan = cell_plan(base, settings)
     for number, variant in enumerate(plan, 1):
@@ -112,22 +112,40 @@ def _run_cell(
             log.info("  %s: done earlier, skipped (--force recomputes)", variant.name)
             continue
         log.info("  SAE %d/%d: %s", number, len(plan), variant.name)
-        started = time.perf_counter()
-        run = run_sae(variant.config, work / variant.name, recommender_dir)
-        record = SAERecord(
-            cell=cell_name(base),
-            variant=variant.name,
-            kind=variant.kind,
-            seed=variant.seed,
-            beta=variant.beta,
-            base_beta=base.sae_train.beta,
-            wall_seconds=time.perf_counter() - started,
-            machine=_machine(run.training.device),
-            run=run,
-        )
+        record = recorded_sae(variant, cell_name(base), base.sae_train.beta, work, recommender_dir)
         write_record(record, path)
         computed.append((variant, work / variant.name, record))
     return computed
+
+
+def recorded_recommender(config: ExperimentConfig, recommender_dir: Path) -> RecommenderRecord:
+    """Train the cell's recommender into `recommender_dir` and describe it for the page."""
+    started = time.perf_counter()
+    run = run_recommender(config, recommender_dir)
+    matrix, names = load_dataset(config.data).concept_matrix()
+    concept_items = {name: int(count) for name, count in zip(names, matrix.sum(0))}
+    seconds = time.perf_counter() - started
+    return RecommenderRecord(cell_name(config), concept_items, seconds, _machine(run.training.device), run)
+
+
+def recorded_sae(
+    variant: Variant, cell: str, base_beta: float, work: Path, recommender_dir: Path, arm: str | None = None
+) -> SAERecord:
+    """Run one SAE of a plan on the recommender in `recommender_dir`, timed, as its record."""
+    started = time.perf_counter()
+    run = run_sae(variant.config, work / variant.name, recommender_dir)
+    return SAERecord(
+        cell=cell,
+        variant=variant.name,
+        kind=variant.kind,
+        seed=variant.seed,
+        beta=variant.beta,
+        base_beta=base_beta,
+        wall_seconds=time.perf_counter() - started,
+        machine=_machine(run.training.device),
+        run=run,
+        arm=arm,
+    )
 
 
 def _machine(device: str) -> str:

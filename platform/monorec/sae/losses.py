@@ -8,11 +8,17 @@ the score. Scores are compared as pre-sigmoid logits for both MF (biases include
 method prescribes) and NCF (the method allows logits or probabilities; logits keep gradients
 alive where the sigmoid saturates). The recommender must be frozen (requires_grad False), so
 gradients reach the SAE only.
+
+The paper's notebooks differ in three ways, each a setting of `SAETrainConfig` (off by
+default): batches min-max normalised column-wise before encoding, with the targets scored on
+the normalised embeddings (`minmax_batches`); scores compared over a users x items cross
+matrix of the batch (`pred_cross`); BCE between the two sigmoid outputs (`pred_loss: bce`).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from monorec.config import SAETrainConfig
 from monorec.recommenders.base import TwoTowerRecommender
@@ -38,6 +44,42 @@ def prediction_mse(
     with torch.no_grad():
         target = recommender.logits(users, items, user_emb, item_emb)
     return (recommender.logits(users, items, user_hat, item_hat) - target).pow(2).mean()
+
+
+def prediction_bce(
+    recommender: TwoTowerRecommender,
+    users: torch.Tensor,
+    items: torch.Tensor,
+    user_emb: torch.Tensor,
+    item_emb: torch.Tensor,
+    user_hat: torch.Tensor,
+    item_hat: torch.Tensor,
+) -> torch.Tensor:
+    """BCE of the reconstructed scores' probabilities against the original ones as soft targets (the
+    NCF notebook's). Its minimum is the targets' entropy, not 0: only its gradient matters."""
+    with torch.no_grad():
+        target = torch.sigmoid(recommender.logits(users, items, user_emb, item_emb))
+    return F.binary_cross_entropy_with_logits(recommender.logits(users, items, user_hat, item_hat), target)
+
+
+PREDICTION_LOSSES = {"mse_logits": prediction_mse, "bce": prediction_bce}
+
+
+def cross_positions(n_users: int, n_items: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row positions pairing each of the batch's first `size` users with each of its first `size` items.
+
+    The notebooks' MF loss scores every batch user against every batch item (biases added), so
+    the SAE is also held to the scores of pairs nobody interacted with.
+    """
+    rows, cols = min(size, n_users), min(size, n_items)
+    user_rows = torch.arange(rows, device=device).repeat_interleave(cols)
+    return user_rows, torch.arange(cols, device=device).repeat(rows)
+
+
+def minmax_columns(embeddings: torch.Tensor) -> torch.Tensor:
+    """Each column scaled to [0, 1] over the batch (the notebooks' `normalize_matrix`; a constant column becomes 0)."""
+    low, high = embeddings.min(0).values, embeddings.max(0).values
+    return torch.nan_to_num((embeddings - low) / (high - low), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def l1_sparsity(codes: torch.Tensor) -> torch.Tensor:
@@ -75,18 +117,30 @@ def sae_loss_terms(
     items: torch.Tensor,
     user_emb: torch.Tensor,
     item_emb: torch.Tensor,
-    rho: float,
+    config: SAETrainConfig,
 ) -> dict[str, torch.Tensor]:
     """Every term for a batch of observed pairs; reconstruction terms are summed over Matryoshka prefixes."""
+    if config.minmax_batches:
+        user_emb, item_emb = minmax_columns(user_emb), minmax_columns(item_emb)
+    user_rows, item_rows = (
+        cross_positions(len(users), len(items), config.pred_cross, users.device)
+        if config.pred_cross
+        else (slice(None), slice(None))
+    )
+    compare = PREDICTION_LOSSES[config.pred_loss]
     encoded_users, encoded_items = sae.encode(user_emb), sae.encode(item_emb)
     emb = pred = torch.zeros((), device=user_emb.device)
     for n_latents in sae.prefixes:
         user_hat, item_hat = sae.decode(encoded_users, n_latents), sae.decode(encoded_items, n_latents)
         emb = emb + embedding_mse(user_emb, user_hat) + embedding_mse(item_emb, item_hat)
-        pred = pred + prediction_mse(recommender, users, items, user_emb, item_emb, user_hat, item_hat)
+        pred = pred + compare(
+            recommender,
+            *(users[user_rows], items[item_rows], user_emb[user_rows], item_emb[item_rows]),
+            *(user_hat[user_rows], item_hat[item_rows]),
+        )
     return {
         "emb": emb,
         "pred": pred,
         "l1": l1_sparsity(encoded_users.codes) + l1_sparsity(encoded_items.codes),
-        "kl": kl_sparsity(encoded_users.codes, rho) + kl_sparsity(encoded_items.codes, rho),
+        "kl": kl_sparsity(encoded_users.codes, config.rho) + kl_sparsity(encoded_items.codes, config.rho),
     }

@@ -6,7 +6,9 @@
     e_hat = x_hat * std + mean
 
 Matryoshka: `decode(..., n_latents=m_k)` uses only the first m_k latents, so each prefix is a
-complete, coarser dictionary of its own.
+complete, coarser dictionary of its own. `sae.normalize: false` skips the per-vector
+standardisation (mean 0, std 1 throughout); `sae.frozen` keeps an untied SAE's encoder or
+decoder at its random initialisation.
 """
 
 from __future__ import annotations
@@ -44,12 +46,19 @@ class SparseAutoencoder(nn.Module):
         self.latent_bias = nn.Parameter(torch.zeros(config.n_latents))
         self.activation = build_activation(config)
         self.prefixes = list(config.matryoshka) or [config.n_latents]
+        if config.frozen == "encoder":
+            self.encoder.requires_grad_(False)
+        elif config.frozen == "decoder":
+            self.decoder.requires_grad_(False)
 
     def decoder_weight(self) -> torch.Tensor:
         """(d, m): column j is neuron j's direction in normalised embedding space."""
         return self.encoder.T if self.decoder is None else self.decoder
 
     def pre_activations(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not self.config.normalize:
+            ones = embeddings.new_ones(*embeddings.shape[:-1], 1)
+            return (embeddings - self.pre_bias) @ self.encoder.T + self.latent_bias, ones - 1, ones
         mean = embeddings.mean(-1, keepdim=True)
         centered = embeddings - mean
         # The population std written out: torch.std over a short last axis took a third of an SAE

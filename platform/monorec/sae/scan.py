@@ -27,6 +27,7 @@ class TopActivations:
     low: torch.Tensor  # (m,) smallest activation over all items
     high: torch.Tensor  # (m,) largest activation over all items
     active: torch.Tensor  # (m,) number of items with a positive activation
+    total: torch.Tensor  # (m,) sum of the activations over all items (KL's rho_hat is total / n_items)
     n_items: int
 
     @property
@@ -47,7 +48,7 @@ class TopActivations:
 
 def scan(encode: Encoder, embeddings: torch.Tensor, depth: int, chunk_size: int = 65536) -> TopActivations:
     """Encode `embeddings` a chunk at a time, keeping each neuron's top-`depth` items and statistics."""
-    values = indices = low = high = active = None
+    values = indices = low = high = active = total = None
     with torch.no_grad():
         for start in range(0, len(embeddings), chunk_size):
             codes = encode(embeddings[start : start + chunk_size]).T  # (m, c)
@@ -56,9 +57,11 @@ def scan(encode: Encoder, embeddings: torch.Tensor, depth: int, chunk_size: int 
                 values, indices = codes[:, :0], positions[:, :0]
                 low, high = codes.min(1).values, codes.max(1).values
                 active = torch.zeros(codes.shape[0], dtype=torch.int64, device=codes.device)
+                total = torch.zeros(codes.shape[0], dtype=torch.float64, device=codes.device)
             else:
                 low, high = torch.minimum(low, codes.min(1).values), torch.maximum(high, codes.max(1).values)
             active += (codes > 0).sum(1)
+            total += codes.sum(1, dtype=torch.float64)
             if depth == 0:  # statistics only (e.g. users: how often each neuron fires)
                 continue
             # Candidates stay in item order, so a stable sort breaks ties towards the lower index.
@@ -67,4 +70,4 @@ def scan(encode: Encoder, embeddings: torch.Tensor, depth: int, chunk_size: int 
             values, indices = values[:, :depth], indices[:, :depth]
     if values is None:
         raise ValueError("scan: no embeddings to encode")
-    return TopActivations(values, indices, low, high, active, len(embeddings))
+    return TopActivations(values, indices, low, high, active, total, len(embeddings))

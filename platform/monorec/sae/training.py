@@ -118,7 +118,7 @@ class SAETask:
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         users, items = batch
         terms = sae_loss_terms(
-            self.module, self.recommender, users, items, self.user_table[users], self.item_table[items], self.config.rho
+            self.module, self.recommender, users, items, self.user_table[users], self.item_table[items], self.config
         )
         return {"loss": total_loss(terms, self.config), **terms}
 

@@ -1,7 +1,9 @@
 """The SAE search with Ray Tune (needs `monorec[ray,mlflow]`): every trial a nested MLflow run.
 
-`run_tune` trains (or reuses) the recommender, runs the search of `monorec.tune.search`, and
-hands the best trial to `monorec.tune.finish`, which finishes, bundles and registers it.
+`run_tune` trains (or reuses) the recommender, runs the search of `monorec.tune.search`,
+hands the best trial to `monorec.tune.finish`, which finishes, bundles and registers it, and
+measures the trials of the validation Pareto front on the report users (`monorec.tune.front`).
+Trials are compared by their last report, the state of the checkpoint each SAE is restored from.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from monorec.pipeline import trained_recommender
 from monorec.results import TuneRun
 from monorec.tracking import Tracker, experiment_path, model_name, run_tags, source_tags
 from monorec.tune.finish import finish_search
+from monorec.tune.front import measure_front, write_front
 from monorec.tune.search import INFEASIBLE, check_searchable, recommender_cache, run_trial, search_space
 from monorec.typed import to_dict
 
@@ -57,8 +60,9 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     _close_trial_runs(tracker, trials, config.sae_train.epochs)
     if trials.empty or (trials["objective"] <= INFEASIBLE).all():
         raise SearchError("no feasible trial: every trial failed or exceeded tune.max_dead_ratio")
-    best = results.get_best_result(metric="objective", mode="max", scope="all")
+    best = results.get_best_result(metric="objective", mode="max", scope="last")
     run = finish_search(tracker, parent, config, best, trials, recommender, data, split, output_dir)
+    write_front(tracker, parent, measure_front(config, results, recommender, data, split), output_dir)
     tracker.terminate(parent)
     _print_table(trials, run, tracker.uri, experiment)
     return run

@@ -29,7 +29,7 @@ from monorec.sae.scan import TopActivations
 from monorec.sae.training import CHECKPOINT
 from monorec.storage import load_checkpoint
 from monorec.tracking import Tracker, model_name
-from monorec.tune.search import INFEASIBLE, PURITY_K, recommender_cache, with_params
+from monorec.tune.search import INFEASIBLE, PURITY_K, non_dominated, recommender_cache, with_params
 
 BUNDLE = "bundle"
 
@@ -47,7 +47,7 @@ def finish_search(
 ) -> TuneRun:
     """Evaluate the best trial's SAE, write and register its bundle, log plots and tables."""
     best_config = with_params(config, dict(best.config))
-    sae = _best_sae(best, best_config, recommender)
+    sae = checkpoint_sae(best, best_config, recommender)
     epochs = int(best.metrics["epoch"])
     device = str(resolve_device(best_config.sae_train.device))  # where finish_sae evaluates it, on this driver
     training = TrainingSummary(epochs, float("nan"), float("nan"), float(best.metrics["loss"]), device)
@@ -81,9 +81,10 @@ def finish_search(
     return run
 
 
-def _best_sae(best: Result, config: ExperimentConfig, recommender: TwoTowerRecommender) -> SparseAutoencoder:
+def checkpoint_sae(trial: Result, config: ExperimentConfig, recommender: TwoTowerRecommender) -> SparseAutoencoder:
+    """The SAE of a trial's last checkpoint, the state its last report scored (`config`: the trial's)."""
     sae = build_sae(config, recommender.embedding_dim)
-    with best.checkpoint.as_directory() as folder:
+    with trial.checkpoint.as_directory() as folder:
         sae.load_state_dict(load_checkpoint(Path(folder) / CHECKPOINT)["sae"])
     return sae.eval()
 
@@ -102,7 +103,9 @@ def _plots(
     with torch.no_grad():
         codes = sae.encode(recommender.item_embeddings()).codes.cpu()  # finish_sae may have left them on a GPU
     labels = [label if isinstance(label, str) else "unlabelled" for label in neurons["label"]]
-    plots.pareto_front(trials[trials["objective"] > INFEASIBLE], figures / "pareto_front.png")
+    feasible = trials[trials["objective"] > INFEASIBLE]
+    front = non_dominated(feasible[["fidelity", "monosemanticity"]].to_numpy())
+    plots.pareto_front(feasible, front, figures / "pareto_front.png")
     heatmap = purity(TopActivations.of(codes, PURITY_K), concepts.matrix[:, genres], PURITY_K)
     plots.purity_heatmap(heatmap, [concepts.names[c] for c in genres], figures / "purity_heatmap.png", PURITY_K)
     plots.activation_histograms(codes.numpy(), labels, figures / "activation_histograms.png")

@@ -5,12 +5,16 @@ One number per trial that a user can read:
     objective = w * monosemanticity + (1 - w) * fidelity
 
 monosemanticity is the MS score over all neurons, dead ones at 0 (or, with
-`tune.monosemanticity: purity`, the mean over concepts of the best neuron's purity@10);
-fidelity is the extrapolated RBO on the validation users (identical lists score 1). Both lie
-in [0, 1]. A trial whose dead-neuron ratio exceeds `tune.max_dead_ratio` is infeasible and
-scores -1. The objective is reported after every epoch, so ASHA stops weak trials early and
-Optuna's TPE proposes the next loss weights (alpha, beta, lambda1, lambda2, rho; optionally m
-and the activation) over one fixed recommender, trained once and cached by its config hash.
+`tune.monosemanticity: purity`, the mean over genres of the best neuron's purity@10); each
+report carries both (`ms`, `purity`) whichever drives the objective. fidelity is an RBO on the
+validation users, never the report users, which only measure the trials the search chose:
+`tune.fidelity: extrapolated` (ours, RBO@20, identical lists score 1) or `truncated` (the
+paper's, RBO@29 without a tail, identical lists score about 0.95), both from the training
+loop's per-epoch check. Both terms lie in [0, 1]. A trial whose dead-neuron ratio exceeds
+`tune.max_dead_ratio` is infeasible and scores -1. The objective is reported after every
+epoch, so ASHA stops weak trials early and Optuna's TPE proposes the next loss weights (alpha,
+beta, lambda1, lambda2, rho; optionally m and the activation) over one fixed recommender,
+trained once and cached by its config hash.
 """
 
 from __future__ import annotations
@@ -78,16 +82,32 @@ def with_params(config: ExperimentConfig, params: dict) -> ExperimentConfig:
     return dataclasses.replace(config, sae=sae, sae_train=dataclasses.replace(config.sae_train, **weights))
 
 
+def non_dominated(scores: np.ndarray) -> np.ndarray:
+    """(n,) whether each row of (n, 2) scores, both maximised, has no other row at least as good
+    on both and better on one: the trials that trade one term for the other, not lose on both."""
+    at_least = (scores[None, :, :] >= scores[:, None, :]).all(2)
+    better = (scores[None, :, :] > scores[:, None, :]).any(2)
+    return ~(at_least & better).any(1)
+
+
 def objective(mono: float, fidelity: float, dead: float, config: ExperimentConfig) -> float:
     if dead > config.tune.max_dead_ratio:
         return INFEASIBLE
     return config.tune.weight * mono + (1 - config.tune.weight) * fidelity
 
 
-def monosemanticity_of(
+@dataclasses.dataclass(frozen=True)
+class GenreMeasures:
+    """How monosemantic an SAE's neurons are over the items (no users: the same for every fold)."""
+
+    ms: float  # MS over all neurons, dead ones at 0
+    best_purity: np.ndarray  # (genres,) each genre's best neuron's purity@10
+
+
+def genre_measures(
     sae: SparseAutoencoder, recommender: TwoTowerRecommender, genres: np.ndarray, config: ExperimentConfig
-) -> float:
-    """The objective's monosemanticity term for the SAE's current weights (leaves it in eval mode)."""
+) -> GenreMeasures:
+    """MS and best purity@10 for the SAE's current weights, from one scan (leaves it in eval mode)."""
     sae.eval()
     top = scan(
         lambda e: sae.encode(e).codes,
@@ -95,14 +115,15 @@ def monosemanticity_of(
         max(PURITY_K, config.interpret.ms_top_n),
         config.interpret.chunk_size,
     )
-    if config.tune.monosemanticity == "purity":
-        return float(purity(top, genres, PURITY_K).max(0).mean())
-    return float(monosemanticity(top, genres, config.interpret.ms_top_n).mean())  # dead neurons count as 0
+    ms = float(monosemanticity(top, genres, config.interpret.ms_top_n).mean())
+    return GenreMeasures(ms, purity(top, genres, PURITY_K).max(0))
 
 
-def trial_report(stats: dict, mono: float, config: ExperimentConfig) -> TrialReport:
-    """One epoch's scores from the training loop's stats and the monosemanticity term."""
-    fidelity = stats["rbo_extrapolated"]
+def trial_report(stats: dict, measures: GenreMeasures, config: ExperimentConfig) -> TrialReport:
+    """One epoch's scores from the training loop's stats (on the validation users) and the genre measures."""
+    mean_purity = float(measures.best_purity.mean())
+    mono = measures.ms if config.tune.monosemanticity == "ms" else mean_purity
+    fidelity = stats[f"rbo_{config.tune.fidelity}"]
     return TrialReport(
         epoch=stats["epoch"],
         objective=objective(mono, fidelity, stats["dead_ratio"], config),
@@ -111,6 +132,8 @@ def trial_report(stats: dict, mono: float, config: ExperimentConfig) -> TrialRep
         dead_ratio=stats["dead_ratio"],
         loss=stats["loss"],
         metric=config.tune.monosemanticity,
+        ms=measures.ms,
+        purity=mean_purity,
     )
 
 
@@ -130,7 +153,7 @@ def run_trial(params: dict, payload: dict) -> None:
         restore_checkpoint(tune.get_checkpoint(), Path(local))
 
         def on_epoch(stats: dict) -> None:
-            report = trial_report(stats, monosemanticity_of(sae, recommender, genres, config), config)
+            report = trial_report(stats, genre_measures(sae, recommender, genres, config), config)
             sae.train()
             epoch_stats = {name: value for name, value in stats.items() if name not in ("epoch", "samples")}
             metrics = {**mlflow_metrics(report, "tune/"), **mlflow_metrics(epoch_stats, "train/")}

@@ -1,0 +1,173 @@
+"""The fidelity gap to the paper, one notebook difference at a time (`jobs/ablate.py`, docs/method.md §3-4).
+
+Per cell (a dataset x model experiment config), in three phases, resumable like the
+reproduction (a record whose config hash matches is not recomputed):
+
+1. on the first seed, the shipped config and each notebook difference that applies to the
+   cell's model kind, alone;
+2. on every seed, the shipped config, the kind's notebook config (every difference at once) and
+   the single difference whose truncated RBO moved furthest from the shipped one in phase 1;
+3. on every seed, the random-SAE arms (`sanity`), with only the configured case studies.
+
+Records go to `<results>/ablation/<cell>/<arm>_seed<k>.json`; a recommender that an arm changes
+(the SGD-trained MF) gets its own record, `recommender_<arm>.json`, with the share of list
+variance its item biases carry (`evaluation.fidelity.bias_share`). The page's section on the
+gap (`reproduction.gap`) reads them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from collections.abc import Collection
+from pathlib import Path
+
+import torch
+
+from monorec.config import AblationConfig, ExperimentConfig, apply_overrides, load_config, recommender_hash, run_hash
+from monorec.data import load_split
+from monorec.devices import resolve_device
+from monorec.pipeline import trained_recommender
+from monorec.recommenders import TwoTowerRecommender
+from monorec.reproduction.plan import Variant, cell_name
+from monorec.reproduction.records import (
+    ABLATION,
+    NOTEBOOK,
+    RECOMMENDER,
+    SHIPPED,
+    RecommenderRecord,
+    SAERecord,
+    finished,
+    read_record,
+    write_record,
+)
+from monorec.reproduction.runner import cell_overrides, recorded_recommender, recorded_sae, select_cells
+from monorec.sae.training import sae_folds
+from monorec.typed import from_dict, to_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One configuration of a cell, run on one or more seeds."""
+
+    name: str
+    config: ExperimentConfig
+
+    def on(self, seed: int) -> Variant:
+        config = dataclasses.replace(self.config, sae_train=dataclasses.replace(self.config.sae_train, seed=seed))
+        return Variant(f"{self.name}_seed{seed}", "relu", seed, config.sae_train.beta, config)
+
+
+def overridden(config: ExperimentConfig, settings: list[str]) -> ExperimentConfig:
+    """`config` with `--set` strings applied (and checked, as a file's would be)."""
+    return from_dict(ExperimentConfig, apply_overrides(to_dict(config), settings))
+
+
+def quiet(config: ExperimentConfig) -> ExperimentConfig:
+    """The ablation's arms measure fidelity and monosemanticity only: no case studies."""
+    return dataclasses.replace(config, case_studies=dataclasses.replace(config.case_studies, enabled=False))
+
+
+def difference_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
+    """Each difference that applies to the cell's model kind, alone."""
+    kind = base.model.kind
+    return [Arm(name, quiet(overridden(base, sets[kind]))) for name, sets in settings.differences.items() if kind in sets]
+
+
+def sanity_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
+    studies = f"case_studies.studies=[{', '.join(settings.sanity_studies)}]"
+    return [Arm(name, overridden(base, [*sets, studies])) for name, sets in settings.sanity.items()]
+
+
+def ablate(
+    settings: AblationConfig,
+    config_dir: Path,
+    work_dir: Path,
+    results_dir: Path,
+    datasets: Collection[str] | None = None,
+    models: Collection[str] | None = None,
+    device: str = "auto",
+    force: bool = False,
+) -> None:
+    """Every phase of every selected cell (see the module docstring); `force` recomputes them."""
+    overrides = cell_overrides(settings, device)
+    for base in select_cells(settings, config_dir, datasets, models, device):
+        name = cell_name(base)
+        work, folder = work_dir / name, results_dir / ABLATION / name
+        if force:
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
+        notebook_file = settings.notebook.get(base.model.kind)
+        notebook = load_config(ExperimentConfig, config_dir / notebook_file, overrides) if notebook_file else None
+        log.info("ablation cell %s", name)
+        _Cell(base, settings, notebook, work, folder).run()
+
+
+class _Cell:
+    """The three phases on one cell, each run skipped when its record is already there."""
+
+    def __init__(
+        self, base: ExperimentConfig, settings: AblationConfig, notebook: ExperimentConfig | None, work: Path, folder: Path
+    ) -> None:
+        self.base, self.settings, self.work, self.folder = base, settings, work, folder
+        self.shipped = Arm(SHIPPED, quiet(base))
+        self.notebook = [Arm(NOTEBOOK, quiet(notebook))] if notebook is not None else []
+
+    def run(self) -> None:
+        first, seeds = self.settings.seeds[0], self.settings.seeds
+        differences = difference_arms(self.base, self.settings)
+        baseline = self.record(self.shipped, first).run.fidelity.rbo_truncated
+        moved = {arm.name: abs(self.record(arm, first).run.fidelity.rbo_truncated - baseline) for arm in differences}
+        largest = [max(differences, key=lambda arm: moved[arm.name])] if differences else []
+        for arm in [self.shipped, *largest, *self.notebook, *sanity_arms(self.base, self.settings)]:
+            for seed in seeds:
+                self.record(arm, seed)
+
+    def record(self, arm: Arm, seed: int) -> SAERecord:
+        variant = arm.on(seed)
+        path = self.folder / f"{variant.name}.json"
+        if finished(SAERecord, path, run_hash(variant.config)):
+            return read_record(SAERecord, path)
+        log.info("  %s", variant.name)
+        recommender_dir = self.recommender(arm)
+        record = recorded_sae(variant, cell_name(self.base), self.base.sae_train.beta, self.work, recommender_dir, arm.name)
+        write_record(record, path)
+        return record
+
+    def recommender(self, arm: Arm) -> Path:
+        """The arm's recommender folder, trained (and recorded with its bias share) on first use."""
+        fingerprint = recommender_hash(arm.config)
+        name = RECOMMENDER if fingerprint == recommender_hash(self.base) else f"{RECOMMENDER}_{arm.name}"
+        folder, path = self.work / f"{RECOMMENDER}_{fingerprint}", self.folder / f"{name}.json"
+        if not finished(RecommenderRecord, path, fingerprint):
+            record = recorded_recommender(arm.config, folder)
+            share = _bias_share(arm.config, folder)
+            write_record(dataclasses.replace(record, bias_share=share), path)
+        return folder
+
+
+def _bias_share(config: ExperimentConfig, folder: Path) -> float | None:
+    """The recommender's bias share on the report users (`evaluation.fidelity.bias_share`)."""
+    data, split = load_split(config.data)
+    recommender = trained_recommender(config, folder, (data, split))
+    device = resolve_device(config.sae_train.device)
+    users = torch.as_tensor(sae_folds(split, config.sae_train).report, device=device)
+    return bias_share(recommender.to(device), users)
+
+
+def bias_share(recommender: TwoTowerRecommender, users: torch.Tensor) -> float | None:
+    """Mean over `users` of the share of their score variance across items that item biases carry.
+
+    A user's list is ordered by b_i + e_u . e_i (the other terms are constant across items): the
+    larger the biases' share, the less an error in the embeddings can reorder it. None for a model
+    without item biases (NCF).
+    """
+    biases = recommender.item_biases()
+    if biases is None:
+        return None
+    with torch.no_grad():
+        scores = recommender.rank_scores(users).double()
+    return float((biases.double().var() / scores.var(1)).mean())
