@@ -34,6 +34,12 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="recompute the selected cells even if finished")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
     parser.add_argument("--work-dir", type=Path, default=None, help="models and reports (default ~/.monorec/ablation)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the CPU threads (2 on 2 cores: about half the time)",
+    )
     args = parser.parse_args()
     setup_logging()
     started = time.perf_counter()
@@ -49,6 +55,8 @@ def main() -> int:
             models=comma_names(args.models),
             device=args.device,
             force=args.force,
+            workers=args.workers,
+            worker_setup=setup_logging,
         )
         return f"done in {time.perf_counter() - started:.0f} s: {write_page(args.results_dir)}"
 

@@ -14,8 +14,8 @@ from monorec.data import load_split
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.recommenders.persistence import load_recommender
 from monorec.reproduction.ablation import ablate
-from monorec.reproduction.gap import gap_section, genres_found, kendall_examples, load_ablation
 from monorec.reproduction.format import stat
+from monorec.reproduction.gap import gap_section, genres_found, kendall_examples, load_ablation
 from monorec.reproduction.records import NOTEBOOK, SHIPPED
 from monorec.sae import build_sae
 from monorec.sae.persistence import load_sae
@@ -29,7 +29,9 @@ CONFIGS = ROOT / "configs"
 def _ablation(tmp: Path) -> tuple[Path, Path]:
     """The ablation on the quick synthetic config (2 seeds, 3 epochs), its notebook config on the same base."""
     notebook = tmp / "paper_notebook_mf.yaml"
-    notebook.write_text((CONFIGS / "paper_notebook_mf.yaml").read_text().replace("ml1m_mf.yaml", str(CONFIGS / "quick.yaml")))
+    notebook.write_text(
+        (CONFIGS / "paper_notebook_mf.yaml").read_text().replace("ml1m_mf.yaml", str(CONFIGS / "quick.yaml"))
+    )
     settings = load_config(
         AblationConfig,
         CONFIGS / "ablation.yaml",
@@ -64,16 +66,29 @@ def test_notebook_configs_turn_on_exactly_the_ablations_differences():
 def test_ablation_runs_each_difference_then_the_largest_and_all_on_every_seed(ablation):
     _, results = ablation
     cell = load_ablation(results)["synthetic_mf"]
-    differences = ["batch_256", "cross_matrix", "minmax_batches", "notebook_masking", "notebook_weights", "sgd_recommender"]
+    differences = [
+        "batch_256",
+        "cross_matrix",
+        "minmax_batches",
+        "notebook_masking",
+        "notebook_weights",
+        "sgd_recommender",
+    ]
     shipped = cell.arm(SHIPPED)
-    moved = {name: abs(cell.arm(name)[0].run.fidelity.rbo_truncated - shipped[0].run.fidelity.rbo_truncated) for name in differences}
+    moved = {
+        name: abs(cell.arm(name)[0].run.fidelity.rbo_truncated - shipped[0].run.fidelity.rbo_truncated)
+        for name in differences
+    }
     largest = max(moved, key=moved.get)
     assert {name: len(cell.arm(name)) for name in differences} == {n: 2 if n == largest else 1 for n in differences}
     assert [r.seed for r in shipped] == [0, 1] and [r.seed for r in cell.arm(NOTEBOOK)] == [0, 1]
     # Only the SGD recommender differs from the shipped one: it alone gets its own record, with biases that carry more.
     assert set(cell.recommenders) == {"recommender", "recommender_sgd_recommender", "recommender_notebook"}
-    assert cell.recommenders["recommender_sgd_recommender"].run.config_hash != cell.recommenders["recommender"].run.config_hash
-    assert all(0 < r.bias_share for r in cell.recommenders.values())
+    assert (
+        cell.recommenders["recommender_sgd_recommender"].run.config_hash
+        != cell.recommenders["recommender"].run.config_hash
+    )
+    assert all(r.bias_share > 0 for r in cell.recommenders.values())
     # The ablation's arms run no case study; the random-SAE arms run filtering only.
     assert all(r.run.steering.filtering is None for name in differences for r in cell.arm(name))
     sanity = cell.arm("frozen_decoder")
@@ -88,7 +103,7 @@ def test_fidelity_is_measured_on_the_report_users_not_the_validation_users(ablat
     cell = load_ablation(results)["synthetic_mf"]
     record = cell.arm(SHIPPED)[0]
     config = load_config(ExperimentConfig, CONFIGS / "quick.yaml", ["sae_train.validation_share=0.25"])
-    data, split = load_split(config.data)
+    _, split = load_split(config.data)
     folds = sae_folds(split, config.sae_train)
     assert len(folds.validation) != len(folds.report) and record.run.fidelity.users == len(folds.report)
     recommender_dir = work / "synthetic_mf" / f"recommender_{cell.recommenders['recommender'].run.config_hash}"

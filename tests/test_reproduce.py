@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monorec.config import ExperimentConfig, ReproduceConfig, load_config
+from monorec.config import ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
 from monorec.interventions.calibration import dominant_concepts
 from monorec.reproduction import cell_name, cell_plan, render_page
 from monorec.reproduction.format import model_of
@@ -128,6 +128,19 @@ def test_unknown_cell_is_a_one_line_error(tmp_path):
     done = _reproduce(tmp_path / "r", tmp_path / "w", "--datasets", "netflix")
     assert done.returncode == 2 and "no cell matches" in done.stderr and "synthetic_mf" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_committed_records_are_still_the_runs_their_configs_describe():
+    """A new setting at its default must not change a config's hash: the reproduction would redo every run."""
+    settings = load_config(ReproduceConfig, ROOT / "configs" / "reproduce.yaml")
+    runs = load_runs(ROOT / "results")
+    overrides = [*settings.overrides, "train.device=auto", "sae_train.device=auto"]
+    for path in settings.cells:
+        base = load_config(ExperimentConfig, ROOT / "configs" / path, overrides)
+        cell = runs[cell_name(base)]
+        assert cell.recommender.run.config_hash == recommender_hash(base), path
+        for variant in cell_plan(base, settings):
+            assert cell.saes[variant.name].run.config_hash == run_hash(variant.config), (path, variant.name)
 
 
 def test_committed_results_page_matches_the_latest_metrics():

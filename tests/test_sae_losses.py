@@ -11,6 +11,7 @@ from monorec.sae.losses import (
     embedding_mse,
     kl_sparsity,
     l1_sparsity,
+    pair_scorer,
     prediction_mse,
     sae_loss_terms,
     total_loss,
@@ -38,7 +39,8 @@ def test_prediction_mse_compares_logits_with_biases():
     e_u, e_i = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[2.0, 1.0], [1.0, 3.0]])
     hat_u, hat_i = torch.tensor([[0.0, 0.0], [0.0, 1.0]]), torch.tensor([[2.0, 1.0], [1.0, 1.0]])
     # Original logits: 0.5+1+2+2 = 5.5 and 0.5-1+0+3 = 2.5; reconstructed: 3.5 and 0.5.
-    assert prediction_mse(model, users, items, e_u, e_i, hat_u, hat_i).item() == pytest.approx((2**2 + 2**2) / 2)
+    score = pair_scorer(model, users, items)
+    assert prediction_mse(score, e_u, e_i, hat_u, hat_i).item() == pytest.approx((2**2 + 2**2) / 2)
 
 
 def test_kl_by_hand_and_finite_for_dead_and_saturated_neurons():

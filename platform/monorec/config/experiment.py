@@ -135,17 +135,33 @@ def recommender_hash(config: ExperimentConfig) -> str:
     return config_hash({name: values[name] for name in RECOMMENDER_SECTIONS})
 
 
+OPT_INS = {  # settings whose default leaves them out of every hash: adding one invalidates no saved run
+    ("train", "sparse_embeddings"): False,
+    ("train", "optimizer"): "adam",
+    ("train", "pair_l2"): 0.0,
+    ("sae", "normalize"): True,
+    ("sae", "frozen"): "none",
+    ("sae_train", "minmax_batches"): False,
+    ("sae_train", "pred_cross"): 0,
+    ("sae_train", "pred_loss"): "mse_logits",
+    ("interpret", "fidelity_mask"): "train",
+    ("case_studies", "studies"): ["filtering", "promotion", "popularity"],
+    ("tune", "fidelity"): "extrapolated",
+}
+
+
 def _identity(config: ExperimentConfig) -> dict:
     """The config as hashed: model settings that do not apply to its kind are left out.
 
     So adding a setting for one kind (LightGCN's `layers`, the `embeddings` and `module`
-    sources) or an opt-in (`train.sparse_embeddings`) never changes the hash, and so never
+    sources) or an opt-in at its default (`OPT_INS`) never changes the hash, and so never
     invalidates the saved runs, of a config that does not use it.
     """
     values = to_dict(config)
     model = values["model"]
     for setting in OPTIONAL_SETTINGS - config.model.traits.own_settings:
         model.pop(setting)
-    if not values["train"]["sparse_embeddings"]:
-        values["train"].pop("sparse_embeddings")
+    for (section, setting), default in OPT_INS.items():
+        if values[section][setting] == default:
+            values[section].pop(setting)
     return values

@@ -138,4 +138,3 @@ def list_fidelity(
     if not per_user:
         return ListAgreement(0.0, 0.0, 0.0, 0.0)
     return ListAgreement(*torch.cat(per_user).mean(0).tolist())  # one mean: the tiling never changes a digit
-

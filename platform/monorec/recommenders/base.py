@@ -59,6 +59,19 @@ class TwoTowerRecommender(nn.Module, ABC):
     def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
         return _rows(self.item_embedding, item_idx)
 
+    def cross_logits(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """(len(user_idx), len(item_idx)) logits of every given user against every given item.
+
+        Scores each pair through `logits`; a model whose score is a dot product plus per-user and
+        per-item terms computes the matrix in one product instead (MF).
+        """
+        rows = torch.arange(len(user_idx), device=user_idx.device).repeat_interleave(len(item_idx))
+        cols = torch.arange(len(item_idx), device=item_idx.device).repeat(len(user_idx))
+        pairs = self.logits(user_idx[rows], item_idx[cols], user_emb[rows], item_emb[cols])
+        return pairs.view(len(user_idx), len(item_idx))
+
     def pair_parameters(self, user_idx: torch.Tensor, item_idx: torch.Tensor) -> list[torch.Tensor]:
         """The parameters each (user, item) pair owns, one row per pair: what `train.pair_l2` weighs."""
         return [self.user_embeddings(user_idx), self.item_embeddings(item_idx)]

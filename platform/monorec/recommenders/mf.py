@@ -30,6 +30,12 @@ class MatrixFactorization(TwoTowerRecommender):
         user_bias = self.user_bias[user_idx] if user_idx is not None else 0.0  # None: folded-in users
         return self.global_bias + user_bias + self.item_bias[item_idx] + (user_emb * item_emb).sum(-1)
 
+    def cross_logits(
+        self, user_idx: torch.Tensor, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        biases = self.global_bias + self.user_bias[user_idx, None] + self.item_bias[None, item_idx]
+        return torch.addmm(biases, user_emb, item_emb.T)
+
     def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         user_bias = self.user_bias[user_idx, None] if user_idx is not None else self.global_bias.new_zeros(1, 1)
         return torch.addmm(self.global_bias + user_bias + self.item_bias[None, :], user_emb, item_emb.T)

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
+import os
 import shutil
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -33,17 +37,20 @@ from monorec.recommenders import TwoTowerRecommender
 from monorec.reproduction.plan import Variant, cell_name
 from monorec.reproduction.records import (
     ABLATION,
+    ELAPSED,
     NOTEBOOK,
     RECOMMENDER,
     SHIPPED,
+    Elapsed,
     RecommenderRecord,
     SAERecord,
     finished,
     read_record,
     write_record,
 )
-from monorec.reproduction.runner import cell_overrides, recorded_recommender, recorded_sae, select_cells
+from monorec.reproduction.runner import cell_overrides, machine, recorded_recommender, recorded_sae, select_cells
 from monorec.sae.training import sae_folds
+from monorec.storage import write_json
 from monorec.typed import from_dict, to_dict
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,9 @@ def quiet(config: ExperimentConfig) -> ExperimentConfig:
 def difference_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
     """Each difference that applies to the cell's model kind, alone."""
     kind = base.model.kind
-    return [Arm(name, quiet(overridden(base, sets[kind]))) for name, sets in settings.differences.items() if kind in sets]
+    return [
+        Arm(name, quiet(overridden(base, sets[kind]))) for name, sets in settings.differences.items() if kind in sets
+    ]
 
 
 def sanity_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
@@ -91,9 +100,21 @@ def ablate(
     models: Collection[str] | None = None,
     device: str = "auto",
     force: bool = False,
+    workers: int = 1,
+    worker_setup: Callable[[], None] | None = None,
 ) -> None:
-    """Every phase of every selected cell (see the module docstring); `force` recomputes them."""
+    """Every phase of every selected cell (see the module docstring); `force` recomputes them.
+
+    With `workers` > 1 the cells' ablations and random-SAE checks run as separate tasks in that
+    many processes, each given its share of the CPU's threads (small-batch SAE training uses
+    about one core, so two processes on two cores finish in about half the time). Each cell's
+    shipped recommender is trained first, here, so no two tasks train it at once. The elapsed
+    time of a run that computed anything is kept in `<results>/ablation/elapsed.json`.
+    `worker_setup` runs first in each worker process (the job's logging set-up).
+    """
+    started = time.perf_counter()
     overrides = cell_overrides(settings, device)
+    cells = []
     for base in select_cells(settings, config_dir, datasets, models, device):
         name = cell_name(base)
         work, folder = work_dir / name, results_dir / ABLATION / name
@@ -102,29 +123,68 @@ def ablate(
             shutil.rmtree(folder, ignore_errors=True)
         notebook_file = settings.notebook.get(base.model.kind)
         notebook = load_config(ExperimentConfig, config_dir / notebook_file, overrides) if notebook_file else None
-        log.info("ablation cell %s", name)
-        _Cell(base, settings, notebook, work, folder).run()
+        cells.append(_Cell(base, settings, notebook, work, folder))
+    for cell in cells:
+        cell.recommender(cell.shipped)
+    tasks = [(cell, part) for part in ("differences", "sanity") for cell in cells]
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process whose OpenMP threads are running
+        with ProcessPoolExecutor(workers, spawn, _start_worker, (threads, worker_setup)) as pool:
+            computed = sum(pool.map(_run_part, *zip(*tasks)))
+    else:
+        computed = sum(_run_part(cell, part) for cell, part in tasks)
+    if computed:
+        elapsed = Elapsed(time.perf_counter() - started, workers, computed, machine(device))
+        write_json(results_dir / ABLATION / ELAPSED, to_dict(elapsed))
+
+
+def _start_worker(threads: int, setup: Callable[[], None] | None) -> None:
+    if setup is not None:
+        setup()
+    torch.set_num_threads(threads)
+
+
+def _run_part(cell: _Cell, part: str) -> int:
+    """One task, in a worker process or here: a cell's `differences` or `sanity` runs; how many it computed."""
+    log.info("ablation %s: %s", cell.folder.name, part)
+    return getattr(cell, part)()
 
 
 class _Cell:
-    """The three phases on one cell, each run skipped when its record is already there."""
+    """One cell's runs, each skipped when its record is already there."""
 
     def __init__(
-        self, base: ExperimentConfig, settings: AblationConfig, notebook: ExperimentConfig | None, work: Path, folder: Path
+        self,
+        base: ExperimentConfig,
+        settings: AblationConfig,
+        notebook: ExperimentConfig | None,
+        work: Path,
+        folder: Path,
     ) -> None:
         self.base, self.settings, self.work, self.folder = base, settings, work, folder
         self.shipped = Arm(SHIPPED, quiet(base))
         self.notebook = [Arm(NOTEBOOK, quiet(notebook))] if notebook is not None else []
+        self.computed = 0
 
-    def run(self) -> None:
+    def differences(self) -> int:
+        """Phases 1 and 2: each difference on the first seed, then the references on every seed."""
         first, seeds = self.settings.seeds[0], self.settings.seeds
         differences = difference_arms(self.base, self.settings)
         baseline = self.record(self.shipped, first).run.fidelity.rbo_truncated
         moved = {arm.name: abs(self.record(arm, first).run.fidelity.rbo_truncated - baseline) for arm in differences}
         largest = [max(differences, key=lambda arm: moved[arm.name])] if differences else []
-        for arm in [self.shipped, *largest, *self.notebook, *sanity_arms(self.base, self.settings)]:
+        for arm in [self.shipped, *largest, *self.notebook]:
             for seed in seeds:
                 self.record(arm, seed)
+        return self.computed
+
+    def sanity(self) -> int:
+        """Phase 3: the random-SAE arms on every seed."""
+        for arm in sanity_arms(self.base, self.settings):
+            for seed in self.settings.seeds:
+                self.record(arm, seed)
+        return self.computed
 
     def record(self, arm: Arm, seed: int) -> SAERecord:
         variant = arm.on(seed)
@@ -133,8 +193,11 @@ class _Cell:
             return read_record(SAERecord, path)
         log.info("  %s", variant.name)
         recommender_dir = self.recommender(arm)
-        record = recorded_sae(variant, cell_name(self.base), self.base.sae_train.beta, self.work, recommender_dir, arm.name)
+        record = recorded_sae(
+            variant, cell_name(self.base), self.base.sae_train.beta, self.work, recommender_dir, arm.name
+        )
         write_record(record, path)
+        self.computed += 1
         return record
 
     def recommender(self, arm: Arm) -> Path:

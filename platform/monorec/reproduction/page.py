@@ -12,8 +12,8 @@ from types import ModuleType
 
 import numpy as np
 
-from monorec.reproduction.gap import gap_section
 from monorec.reproduction.format import dataset_name, dataset_of, model_of, sd, seeds, stat, table
+from monorec.reproduction.gap import gap_section
 from monorec.reproduction.models import models_section
 from monorec.reproduction.records import Runs, load_runs
 from monorec.reproduction.sections import (

@@ -18,6 +18,7 @@ from monorec.typed import to_dict
 VariantKind = Literal["relu", "matryoshka", "topk"]
 RECOMMENDER = "recommender"
 ABLATION = "ablation"  # `<results>/ablation/<cell>/`: the records of `jobs/ablate.py`
+ELAPSED = "elapsed.json"  # `<results>/ablation/elapsed.json`: the last ablation's start-to-end time
 SHIPPED, NOTEBOOK = "shipped", "notebook"  # the ablation's reference arms: monorec's defaults, every difference on
 CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20", "lastfm_mf", "lastfm_ncf")
 
@@ -48,6 +49,16 @@ class SAERecord:
     @property
     def is_base(self) -> bool:
         return self.beta == self.base_beta
+
+
+@dataclasses.dataclass(frozen=True)
+class Elapsed:
+    """How long the last ablation that computed anything took from start to end, and on what."""
+
+    seconds: float
+    workers: int
+    runs: int  # runs it computed (the others were already recorded)
+    machine: str
 
 
 @dataclasses.dataclass

@@ -125,7 +125,7 @@ def recorded_recommender(config: ExperimentConfig, recommender_dir: Path) -> Rec
     matrix, names = load_dataset(config.data).concept_matrix()
     concept_items = {name: int(count) for name, count in zip(names, matrix.sum(0))}
     seconds = time.perf_counter() - started
-    return RecommenderRecord(cell_name(config), concept_items, seconds, _machine(run.training.device), run)
+    return RecommenderRecord(cell_name(config), concept_items, seconds, machine(run.training.device), run)
 
 
 def recorded_sae(
@@ -142,13 +142,14 @@ def recorded_sae(
         beta=variant.beta,
         base_beta=base_beta,
         wall_seconds=time.perf_counter() - started,
-        machine=_machine(run.training.device),
+        machine=machine(run.training.device),
         run=run,
         arm=arm,
     )
 
 
-def _machine(device: str) -> str:
+def machine(device: str) -> str:
+    """The device's name as the page prints it: the GPU's model, or the CPU's core count."""
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     return f"{os.cpu_count()}-core CPU"

@@ -166,8 +166,9 @@ def shortfalls_section(runs: Runs) -> str:
             "out of SAE training, with truncated RBO at depth 29 and Kendall tau of rank positions; our lists "
             "exclude each user's training items (the ML-1M MF notebook excludes all of a user's positives, the "
             "NCF one none). The paper's notebooks also used other loss weights (MF: alpha 0.1, beta 1; NCF: "
-            "alpha 2, beta 10, lambda2 0.07) and `jobs/tune_sae.py` searches them; neither is used here, so "
-            "every number comes from the stated defaults and the paper's rule (best neuron per concept), not "
-            "from tuning toward the paper's numbers." + lastfm_note(runs),
+            "alpha 2, beta 10, lambda2 0.07) and `jobs/tune_sae.py` searches them; neither is used in the "
+            "tables above, so every number there comes from the stated defaults and the paper's rule (best "
+            "neuron per concept), not from tuning toward the paper's numbers. Section 8 measures each of "
+            "these differences, and the others the notebooks have, one at a time." + lastfm_note(runs),
         ]
     )

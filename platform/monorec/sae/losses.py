@@ -17,6 +17,8 @@ matrix of the batch (`pred_cross`); BCE between the two sigmoid outputs (`pred_l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -31,49 +33,41 @@ def embedding_mse(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.
     return (original - reconstructed).pow(2).mean()
 
 
+Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (user embeddings, item embeddings) -> logits
+
+
+def pair_scorer(recommender: TwoTowerRecommender, users: torch.Tensor, items: torch.Tensor, cross: int = 0) -> Score:
+    """The frozen model's logits of a batch: its matched pairs, or (`cross` n > 0) the n x n matrix of
+    its first n users against its first n items (the notebooks' MF loss scores every batch user
+    against every batch item, so the SAE is also held to pairs nobody interacted with)."""
+    if not cross:
+        return lambda user_emb, item_emb: recommender.logits(users, items, user_emb, item_emb)
+    n_users, n_items = min(cross, len(users)), min(cross, len(items))
+    return lambda user_emb, item_emb: recommender.cross_logits(
+        users[:n_users], items[:n_items], user_emb[:n_users], item_emb[:n_items]
+    )
+
+
 def prediction_mse(
-    recommender: TwoTowerRecommender,
-    users: torch.Tensor,
-    items: torch.Tensor,
-    user_emb: torch.Tensor,
-    item_emb: torch.Tensor,
-    user_hat: torch.Tensor,
-    item_hat: torch.Tensor,
+    score: Score, user_emb: torch.Tensor, item_emb: torch.Tensor, user_hat: torch.Tensor, item_hat: torch.Tensor
 ) -> torch.Tensor:
     """Mean squared difference of the frozen model's logits: original vs reconstructed embeddings."""
     with torch.no_grad():
-        target = recommender.logits(users, items, user_emb, item_emb)
-    return (recommender.logits(users, items, user_hat, item_hat) - target).pow(2).mean()
+        target = score(user_emb, item_emb)
+    return (score(user_hat, item_hat) - target).pow(2).mean()
 
 
 def prediction_bce(
-    recommender: TwoTowerRecommender,
-    users: torch.Tensor,
-    items: torch.Tensor,
-    user_emb: torch.Tensor,
-    item_emb: torch.Tensor,
-    user_hat: torch.Tensor,
-    item_hat: torch.Tensor,
+    score: Score, user_emb: torch.Tensor, item_emb: torch.Tensor, user_hat: torch.Tensor, item_hat: torch.Tensor
 ) -> torch.Tensor:
     """BCE of the reconstructed scores' probabilities against the original ones as soft targets (the
     NCF notebook's). Its minimum is the targets' entropy, not 0: only its gradient matters."""
     with torch.no_grad():
-        target = torch.sigmoid(recommender.logits(users, items, user_emb, item_emb))
-    return F.binary_cross_entropy_with_logits(recommender.logits(users, items, user_hat, item_hat), target)
+        target = torch.sigmoid(score(user_emb, item_emb))
+    return F.binary_cross_entropy_with_logits(score(user_hat, item_hat), target)
 
 
 PREDICTION_LOSSES = {"mse_logits": prediction_mse, "bce": prediction_bce}
-
-
-def cross_positions(n_users: int, n_items: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row positions pairing each of the batch's first `size` users with each of its first `size` items.
-
-    The notebooks' MF loss scores every batch user against every batch item (biases added), so
-    the SAE is also held to the scores of pairs nobody interacted with.
-    """
-    rows, cols = min(size, n_users), min(size, n_items)
-    user_rows = torch.arange(rows, device=device).repeat_interleave(cols)
-    return user_rows, torch.arange(cols, device=device).repeat(rows)
 
 
 def minmax_columns(embeddings: torch.Tensor) -> torch.Tensor:
@@ -122,22 +116,13 @@ def sae_loss_terms(
     """Every term for a batch of observed pairs; reconstruction terms are summed over Matryoshka prefixes."""
     if config.minmax_batches:
         user_emb, item_emb = minmax_columns(user_emb), minmax_columns(item_emb)
-    user_rows, item_rows = (
-        cross_positions(len(users), len(items), config.pred_cross, users.device)
-        if config.pred_cross
-        else (slice(None), slice(None))
-    )
-    compare = PREDICTION_LOSSES[config.pred_loss]
+    score, compare = pair_scorer(recommender, users, items, config.pred_cross), PREDICTION_LOSSES[config.pred_loss]
     encoded_users, encoded_items = sae.encode(user_emb), sae.encode(item_emb)
     emb = pred = torch.zeros((), device=user_emb.device)
     for n_latents in sae.prefixes:
         user_hat, item_hat = sae.decode(encoded_users, n_latents), sae.decode(encoded_items, n_latents)
         emb = emb + embedding_mse(user_emb, user_hat) + embedding_mse(item_emb, item_hat)
-        pred = pred + compare(
-            recommender,
-            *(users[user_rows], items[item_rows], user_emb[user_rows], item_emb[item_rows]),
-            *(user_hat[user_rows], item_hat[item_rows]),
-        )
+        pred = pred + compare(score, user_emb, item_emb, user_hat, item_hat)
     return {
         "emb": emb,
         "pred": pred,

@@ -88,6 +88,7 @@ def _measure(
         settings.paper_rbo_depth,
         settings.rbo_p,
         tile_rows(config, recommender),
+        settings.fidelity_mask,
     )
     measures = genre_measures(sae, recommender, genres, trial_config)
     reported = {field.name: trial.metrics[field.name] for field in dataclasses.fields(TrialReport)}
