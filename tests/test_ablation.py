@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,13 @@ from monorec.evaluation.fidelity import list_fidelity
 from monorec.recommenders.persistence import load_recommender
 from monorec.reproduction.ablation import ablate
 from monorec.reproduction.format import stat
-from monorec.reproduction.gap import gap_section, genres_found, kendall_examples, load_ablation
+from monorec.reproduction.gap import PARETO, TUNE_PAPER, gap_section, genres_found, kendall_examples, load_ablation
 from monorec.reproduction.records import NOTEBOOK, SHIPPED
+from monorec.results import FrontPoint, ParetoFront, TrialReport, write_result
 from monorec.sae import build_sae
 from monorec.sae.persistence import load_sae
 from monorec.sae.training import reconstructed_scorer, sae_folds
+from monorec.storage import read_json
 from monorec.typed import from_dict, to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +94,15 @@ def test_ablation_runs_each_difference_then_the_largest_and_all_on_every_seed(ab
     assert all(r.bias_share > 0 for r in cell.recommenders.values())
     # The ablation's arms run no case study; the random-SAE arms run filtering only.
     assert all(r.run.steering.filtering is None for name in differences for r in cell.arm(name))
+    assert {name: [r.seed for r in cell.arm(name)] for name in cell.named("extra")} == {
+        "untied_beta0": [0, 1],
+        "untied_beta1": [0, 1],
+    }
+    assert cell.named("difference") == differences and cell.named("sanity") == sorted(
+        load_config(AblationConfig, CONFIGS / "ablation.yaml").sanity
+    )
+    elapsed = read_json(results / "ablation" / "elapsed.json")
+    assert [e["runs"] for e in elapsed] == [sum(len(records) for records in cell.arms.values())]
     sanity = cell.arm("frozen_decoder")
     assert [r.seed for r in sanity] == [0, 1]
     assert all(r.run.steering.filtering is not None and r.run.steering.popularity is None for r in sanity)
@@ -147,3 +159,20 @@ def test_frozen_matrices_stay_at_their_random_initialisation(ablation):
         fresh = build_sae(dataclasses.replace(config, sae=sae.config), sae.embedding_dim)
         assert torch.equal(getattr(sae, frozen), getattr(fresh, frozen)), arm
         assert not torch.equal(getattr(sae, trained), getattr(fresh, trained)), arm
+
+
+def test_page_reads_the_search_front_on_report_users(ablation, tmp_path):
+    """§8 shows the copied `pareto.json` of the search on the paper's measures, its best point named."""
+    _, results = ablation
+    page = tmp_path / "results"
+    shutil.copytree(results, page)
+    validation = TrialReport(18, 0.6, 0.5, 0.7, 0.0, 1.0, "ms", 0.5, 0.4)
+    points = [
+        FrontPoint("a", "/ckpt/a", {"alpha": 1.0, "beta": 0.5}, validation, 0.61, 0.35, 0.52, 7),
+        FrontPoint("b", "/ckpt/b", {"alpha": 0.2, "beta": 3.0}, validation, 0.66, 0.41, 0.47, 5),
+    ]
+    write_result(ParetoFront("truncated", "ms", 604, 29, 18, 0.9, points), page / TUNE_PAPER / PARETO)
+    text = gap_section(page, {})
+    assert "| 0.2 | 3 |" in text and "| 0.66 | 0.41 | 0.47 | 5 |" in text
+    assert "reaches truncated RBO 0.66 and Kendall tau 0.41" in text
+    assert "has no results here yet" in gap_section(results, {})

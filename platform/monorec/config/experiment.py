@@ -95,14 +95,16 @@ class AblationConfig:
     difference a kind lacks is not run on it). Each difference alone on the first seed; then,
     on every seed, the shipped config, all of a kind's differences together (the kind's
     `notebook` config, which must equal it) and the single difference that moved truncated RBO
-    most. sanity: name -> `--set` strings of the random-SAE check (docs/method.md §4), every arm
-    on every seed with only `sanity_studies` of the case studies; the ablation arms run none.
+    most. extra: configurations beyond the notebooks, as `differences`, each on every seed.
+    sanity: name -> `--set` strings of the random-SAE check (docs/method.md §4), every arm on
+    every seed with only `sanity_studies` of the case studies; the other arms run none.
     """
 
     cells: list[str] = dataclasses.field(default_factory=lambda: ["ml1m_mf.yaml", "ml1m_ncf.yaml"])
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     differences: dict[str, Overrides] = dataclasses.field(default_factory=dict)
     notebook: dict[str, str] = dataclasses.field(default_factory=dict)  # model kind -> its all-differences config
+    extra: dict[str, Overrides] = dataclasses.field(default_factory=dict)
     sanity: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     sanity_studies: list[Study] = dataclasses.field(default_factory=lambda: ["filtering"])
     overrides: list[str] = dataclasses.field(default_factory=list)
@@ -110,9 +112,12 @@ class AblationConfig:
     def __post_init__(self) -> None:
         if not self.cells or not self.seeds:
             raise ConfigError("an ablation needs at least one cell and one seed")
-        reserved = {"shipped", "notebook"} & (set(self.differences) | set(self.sanity))
+        names = [*self.differences, *self.extra, *self.sanity]
+        reserved = {"shipped", "notebook"} & set(names)
         if reserved:
             raise ConfigError(f"ablation arm names {sorted(reserved)} are reserved")
+        if len(set(names)) < len(names):
+            raise ConfigError(f"ablation arm names must differ across differences, extra and sanity: {names}")
 
 
 def config_hash(config: Any) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from monorec.config import AblationConfig, ExperimentConfig, apply_overrides, load_config, recommender_hash, run_hash
+from monorec.config.experiment import Overrides
 from monorec.data import load_split
 from monorec.devices import resolve_device
 from monorec.pipeline import trained_recommender
@@ -41,6 +42,7 @@ from monorec.reproduction.records import (
     NOTEBOOK,
     RECOMMENDER,
     SHIPPED,
+    ArmGroup,
     Elapsed,
     RecommenderRecord,
     SAERecord,
@@ -50,7 +52,7 @@ from monorec.reproduction.records import (
 )
 from monorec.reproduction.runner import cell_overrides, machine, recorded_recommender, recorded_sae, select_cells
 from monorec.sae.training import sae_folds
-from monorec.storage import write_json
+from monorec.storage import read_json, write_json
 from monorec.typed import from_dict, to_dict
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,10 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """One configuration of a cell, run on one or more seeds."""
+    """One configuration of a cell, run on one or more seeds; `group` is its role on the page."""
 
     name: str
+    group: ArmGroup
     config: ExperimentConfig
 
     def on(self, seed: int) -> Variant:
@@ -78,17 +81,15 @@ def quiet(config: ExperimentConfig) -> ExperimentConfig:
     return dataclasses.replace(config, case_studies=dataclasses.replace(config.case_studies, enabled=False))
 
 
-def difference_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
-    """Each difference that applies to the cell's model kind, alone."""
+def kind_arms(base: ExperimentConfig, table: dict[str, Overrides], group: ArmGroup) -> list[Arm]:
+    """Each entry of `table` (name -> model kind -> settings) that applies to the cell's model kind."""
     kind = base.model.kind
-    return [
-        Arm(name, quiet(overridden(base, sets[kind]))) for name, sets in settings.differences.items() if kind in sets
-    ]
+    return [Arm(name, group, quiet(overridden(base, sets[kind]))) for name, sets in table.items() if kind in sets]
 
 
 def sanity_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
     studies = f"case_studies.studies=[{', '.join(settings.sanity_studies)}]"
-    return [Arm(name, overridden(base, [*sets, studies])) for name, sets in settings.sanity.items()]
+    return [Arm(name, "sanity", overridden(base, [*sets, studies])) for name, sets in settings.sanity.items()]
 
 
 def ablate(
@@ -109,7 +110,7 @@ def ablate(
     many processes, each given its share of the CPU's threads (small-batch SAE training uses
     about one core, so two processes on two cores finish in about half the time). Each cell's
     shipped recommender is trained first, here, so no two tasks train it at once. The elapsed
-    time of a run that computed anything is kept in `<results>/ablation/elapsed.json`.
+    time of each invocation that computed anything is added to `<results>/ablation/elapsed.json`.
     `worker_setup` runs first in each worker process (the job's logging set-up).
     """
     started = time.perf_counter()
@@ -135,8 +136,10 @@ def ablate(
     else:
         computed = sum(_run_part(cell, part) for cell, part in tasks)
     if computed:
+        path = results_dir / ABLATION / ELAPSED
+        earlier = read_json(path) if path.is_file() else []
         elapsed = Elapsed(time.perf_counter() - started, workers, computed, machine(device))
-        write_json(results_dir / ABLATION / ELAPSED, to_dict(elapsed))
+        write_json(path, [*earlier, to_dict(elapsed)])
 
 
 def _start_worker(threads: int, setup: Callable[[], None] | None) -> None:
@@ -148,7 +151,9 @@ def _start_worker(threads: int, setup: Callable[[], None] | None) -> None:
 def _run_part(cell: _Cell, part: str) -> int:
     """One task, in a worker process or here: a cell's `differences` or `sanity` runs; how many it computed."""
     log.info("ablation %s: %s", cell.folder.name, part)
-    return getattr(cell, part)()
+    before = cell.computed
+    getattr(cell, part)()
+    return cell.computed - before
 
 
 class _Cell:
@@ -163,28 +168,27 @@ class _Cell:
         folder: Path,
     ) -> None:
         self.base, self.settings, self.work, self.folder = base, settings, work, folder
-        self.shipped = Arm(SHIPPED, quiet(base))
-        self.notebook = [Arm(NOTEBOOK, quiet(notebook))] if notebook is not None else []
+        self.shipped = Arm(SHIPPED, "shipped", quiet(base))
+        self.notebook = [Arm(NOTEBOOK, "notebook", quiet(notebook))] if notebook is not None else []
         self.computed = 0
 
-    def differences(self) -> int:
-        """Phases 1 and 2: each difference on the first seed, then the references on every seed."""
+    def differences(self) -> None:
+        """Phases 1 and 2: each difference on the first seed, then the references and extras on every seed."""
         first, seeds = self.settings.seeds[0], self.settings.seeds
-        differences = difference_arms(self.base, self.settings)
+        differences = kind_arms(self.base, self.settings.differences, "difference")
         baseline = self.record(self.shipped, first).run.fidelity.rbo_truncated
         moved = {arm.name: abs(self.record(arm, first).run.fidelity.rbo_truncated - baseline) for arm in differences}
         largest = [max(differences, key=lambda arm: moved[arm.name])] if differences else []
-        for arm in [self.shipped, *largest, *self.notebook]:
+        extra = kind_arms(self.base, self.settings.extra, "extra")
+        for arm in [self.shipped, *largest, *self.notebook, *extra]:
             for seed in seeds:
                 self.record(arm, seed)
-        return self.computed
 
-    def sanity(self) -> int:
+    def sanity(self) -> None:
         """Phase 3: the random-SAE arms on every seed."""
         for arm in sanity_arms(self.base, self.settings):
             for seed in self.settings.seeds:
                 self.record(arm, seed)
-        return self.computed
 
     def record(self, arm: Arm, seed: int) -> SAERecord:
         variant = arm.on(seed)
@@ -196,6 +200,7 @@ class _Cell:
         record = recorded_sae(
             variant, cell_name(self.base), self.base.sae_train.beta, self.work, recommender_dir, arm.name
         )
+        record = dataclasses.replace(record, group=arm.group)
         write_record(record, path)
         self.computed += 1
         return record

@@ -16,9 +16,10 @@ from monorec.storage import read_json, write_json
 from monorec.typed import to_dict
 
 VariantKind = Literal["relu", "matryoshka", "topk"]
+ArmGroup = Literal["shipped", "difference", "notebook", "extra", "sanity"]  # the ablation's arms, by role
 RECOMMENDER = "recommender"
 ABLATION = "ablation"  # `<results>/ablation/<cell>/`: the records of `jobs/ablate.py`
-ELAPSED = "elapsed.json"  # `<results>/ablation/elapsed.json`: the last ablation's start-to-end time
+ELAPSED = "elapsed.json"  # `<results>/ablation/elapsed.json`: each ablation invocation's start-to-end time
 SHIPPED, NOTEBOOK = "shipped", "notebook"  # the ablation's reference arms: monorec's defaults, every difference on
 CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20", "lastfm_mf", "lastfm_ncf")
 
@@ -45,6 +46,7 @@ class SAERecord:
     machine: str
     run: SAERun
     arm: str | None = None  # the ablation's arm (`monorec.reproduction.ablation`); None in the reproduction
+    group: ArmGroup | None = None  # and its role there
 
     @property
     def is_base(self) -> bool:
@@ -53,7 +55,7 @@ class SAERecord:
 
 @dataclasses.dataclass(frozen=True)
 class Elapsed:
-    """How long the last ablation that computed anything took from start to end, and on what."""
+    """How long one ablation invocation that computed anything took from start to end, and on what."""
 
     seconds: float
     workers: int
