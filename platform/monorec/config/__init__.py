@@ -6,6 +6,7 @@ from monorec.config.experiment import (
     ExperimentConfig,
     ReproduceConfig,
     config_hash,
+    family_hash,
     recommender_hash,
     run_hash,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "TuneConfig",
     "apply_overrides",
     "config_hash",
+    "family_hash",
     "load_config",
     "recommender_hash",
     "run_hash",

@@ -134,6 +134,18 @@ def run_hash(config: ExperimentConfig) -> str:
     return config_hash(values)
 
 
+def family_hash(config: ExperimentConfig) -> str:
+    """`run_hash` without the SAE's beta and seed, and without the case studies (they run after the
+    SAE and change none of its measures): runs that differ only in those share it, one
+    configuration of the ablation's stop rule measured at several betas and seeds."""
+    values = _identity(config)
+    for section in ("ray", "tracking", "case_studies"):
+        values.pop(section)
+    for setting in ("beta", "seed"):
+        values["sae_train"].pop(setting)
+    return config_hash(values)
+
+
 def recommender_hash(config: ExperimentConfig) -> str:
     """Hash of the sections that determine the recommender: SAE settings do not retrain it."""
     values = _identity(config)

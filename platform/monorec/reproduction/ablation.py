@@ -29,7 +29,15 @@ from pathlib import Path
 
 import torch
 
-from monorec.config import AblationConfig, ExperimentConfig, apply_overrides, load_config, recommender_hash, run_hash
+from monorec.config import (
+    AblationConfig,
+    ExperimentConfig,
+    apply_overrides,
+    family_hash,
+    load_config,
+    recommender_hash,
+    run_hash,
+)
 from monorec.config.experiment import Overrides
 from monorec.data import load_split
 from monorec.devices import resolve_device
@@ -200,7 +208,7 @@ class _Cell:
         record = recorded_sae(
             variant, cell_name(self.base), self.base.sae_train.beta, self.work, recommender_dir, arm.name
         )
-        record = dataclasses.replace(record, group=arm.group)
+        record = dataclasses.replace(record, group=arm.group, family=family_hash(variant.config))
         write_record(record, path)
         self.computed += 1
         return record

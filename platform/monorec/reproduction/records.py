@@ -47,6 +47,7 @@ class SAERecord:
     run: SAERun
     arm: str | None = None  # the ablation's arm (`monorec.reproduction.ablation`); None in the reproduction
     group: ArmGroup | None = None  # and its role there
+    family: str | None = None  # `config.family_hash`: the ablation's runs that differ only in beta and seed share it
 
     @property
     def is_base(self) -> bool:
