@@ -16,7 +16,16 @@ from monorec.evaluation.fidelity import list_fidelity
 from monorec.recommenders.persistence import load_recommender
 from monorec.reproduction.ablation import ablate
 from monorec.reproduction.format import stat
-from monorec.reproduction.gap import PARETO, TUNE_PAPER, gap_section, genres_found, kendall_examples, load_ablation
+from monorec.reproduction.gap import (
+    PARETO,
+    TUNE_PAPER,
+    AblationCell,
+    gap_section,
+    genres_found,
+    kendall_examples,
+    load_ablation,
+    stop_rule_verdict,
+)
 from monorec.reproduction.records import NOTEBOOK, SHIPPED
 from monorec.results import FrontPoint, ParetoFront, TrialReport, write_result
 from monorec.sae import build_sae
@@ -94,13 +103,10 @@ def test_ablation_runs_each_difference_then_the_largest_and_all_on_every_seed(ab
     assert all(r.bias_share > 0 for r in cell.recommenders.values())
     # The ablation's arms run no case study; the random-SAE arms run filtering only.
     assert all(r.run.steering.filtering is None for name in differences for r in cell.arm(name))
-    assert {name: [r.seed for r in cell.arm(name)] for name in cell.named("extra")} == {
-        "untied_beta0": [0, 1],
-        "untied_beta1": [0, 1],
-    }
-    assert cell.named("difference") == differences and cell.named("sanity") == sorted(
-        load_config(AblationConfig, CONFIGS / "ablation.yaml").sanity
-    )
+    settings = load_config(AblationConfig, CONFIGS / "ablation.yaml")
+    extra = {name: [r.seed for r in cell.arm(name)] for name in cell.named("extra")}
+    assert extra == {name: [0, 1] for name, sets in settings.extra.items() if "mf" in sets} and extra
+    assert cell.named("difference") == differences and cell.named("sanity") == sorted(settings.sanity)
     elapsed = read_json(results / "ablation" / "elapsed.json")
     assert [e["runs"] for e in elapsed] == [sum(len(records) for records in cell.arms.values())]
     sanity = cell.arm("frozen_decoder")
@@ -176,3 +182,28 @@ def test_page_reads_the_search_front_on_report_users(ablation, tmp_path):
     assert "| 0.2 | 3 |" in text and "| 0.66 | 0.41 | 0.47 | 5 |" in text
     assert "reaches truncated RBO 0.66 and Kendall tau 0.41" in text
     assert "has no results here yet" in gap_section(results, {})
+
+
+def test_the_stop_rule_needs_one_configuration_within_reach_at_both_betas(ablation):
+    """Reproduced only when runs of one family (differing in beta and seed alone) meet the paper at 0.1 and 1."""
+    _, results = ablation
+    shipped = load_ablation(results)["synthetic_mf"].arm(SHIPPED)
+
+    def arm(name: str, family: str, beta: float, rbo: float, tau: float) -> list:
+        def at(record):
+            fidelity = dataclasses.replace(record.run.fidelity, rbo_truncated=rbo, kendall_tau_ranks=tau)
+            run = dataclasses.replace(record.run, fidelity=fidelity)
+            return dataclasses.replace(record, arm=name, group="extra", family=family, beta=beta, run=run)
+
+        return [at(record) for record in shipped]
+
+    def verdict(**arms) -> str:
+        return stop_rule_verdict({"ml1m_mf": AblationCell({}, {"shipped": shipped, **arms})})
+
+    paper_01, paper_1 = (0.78, 0.61), (0.85, 0.72)
+    same = verdict(a=arm("a", "f", 0.1, *paper_01), b=arm("b", "f", 1.0, 0.82, 0.70))
+    assert "**Reproduced**" in same and "a and b are one" in same
+    apart = verdict(a=arm("a", "f", 0.1, *paper_01), b=arm("b", "g", 1.0, *paper_1))
+    assert "not reproduced" in apart and "beta 0.1: a; beta 1: b" in apart
+    far = verdict(a=arm("a", "f", 0.1, 0.78, 0.68), b=arm("b", "f", 1.0, *paper_1))  # tau 0.07 off at beta 0.1
+    assert "not reproduced" in far and "beta 0.1: none" in far
