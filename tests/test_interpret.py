@@ -111,4 +111,8 @@ def test_chunked_interpretation_gives_exactly_the_one_pass_report():
     sae, _, whole = trained_sae()
     chunked = interpret_sae(sae, model, data, dataclasses.replace(InterpretConfig(), chunk_size=13))
     pd.testing.assert_frame_equal(chunked.neurons, whole.neurons)
-    assert chunked.mono == whole.mono
+    # The mean activation sums every code, whose float32 products round differently in other batch sizes.
+    assert chunked.mono.mean_activation == pytest.approx(whole.mono.mean_activation, rel=1e-9)
+    assert dataclasses.replace(chunked.mono, mean_activation=None) == dataclasses.replace(
+        whole.mono, mean_activation=None
+    )

@@ -147,10 +147,11 @@ def test_sgd_excludes_the_lazy_adam_and_pair_l2_is_checked():
         TrainConfig(pair_l2=-1.0)
 
 
-def test_scan_totals_are_the_sum_of_every_activation():
+def test_scan_means_are_over_every_activation_whatever_the_chunks():
     codes = torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.5, 0.5]])
     top = scan(lambda chunk: chunk, codes, depth=1, chunk_size=2)
-    assert top.total.tolist() == [2.5, 1.5] and top.active.tolist() == [2, 2]
+    assert top.mean().tolist() == pytest.approx([2.5 / 3, 1.5 / 3]) and top.active.tolist() == [2, 2]
+    assert torch.equal(top.total, scan(lambda chunk: chunk, codes, depth=1, chunk_size=3).total)
 
 
 def test_bias_share_is_one_when_the_embeddings_carry_nothing_and_none_without_biases():

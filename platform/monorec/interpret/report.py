@@ -89,7 +89,7 @@ def interpret_sae(
         decade_neurons=_decade_neurons(neurons, alive, config.label_k),
         prefixes=_prefix_groups(neurons, sae.config.matryoshka, min(config.purity_k)),
         firing_rate=float(frequency.mean()),
-        mean_activation=float(((items.total / items.n_items + users.total / users.n_items) / 2).mean()),
+        mean_activation=float(((items.mean() + users.mean()) / 2).mean()),
     )
     return NeuronReport(neurons, mono, list(config.purity_k))
 

@@ -5,14 +5,16 @@ reproduction (a record whose config hash matches is not recomputed):
 
 1. on the first seed, the shipped config and each notebook difference that applies to the
    cell's model kind, alone;
-2. on every seed, the shipped config, the kind's notebook config (every difference at once) and
-   the single difference whose truncated RBO moved furthest from the shipped one in phase 1;
+2. on every seed, the shipped config, the kind's notebook config (every difference at once),
+   the single difference whose truncated RBO moved furthest from the shipped one in phase 1,
+   and the configurations beyond the notebooks (`extra`);
 3. on every seed, the random-SAE arms (`sanity`), with only the configured case studies.
 
-Records go to `<results>/ablation/<cell>/<arm>_seed<k>.json`; a recommender that an arm changes
-(the SGD-trained MF) gets its own record, `recommender_<arm>.json`, with the share of list
-variance its item biases carry (`evaluation.fidelity.bias_share`). The page's section on the
-gap (`reproduction.gap`) reads them.
+Records go to `<results>/ablation/<cell>/<arm>_seed<k>.json`, each with its arm's role (`group`)
+and configuration apart from beta and seed (`family`, which the stop rule reads); a recommender
+that an arm changes (the SGD-trained MF) gets its own record, `recommender_<arm>.json`. Every
+recommender record carries the share of list variance its item biases carry (`bias_share`).
+The page's section on the gap (`reproduction.gap`) reads them.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The page's section on the fidelity gap to the paper, from `results/ablation/` (`jobs/ablate.py`).
 
-It answers three questions with the ablation's records: which difference from the paper's
-notebooks moves fidelity and by how much (and whether any configuration reaches the paper), what
-the paper's Kendall tau measures, and whether SAEs with a matrix frozen at random match the
-trained one (the random-SAE sanity check). Every number is computed from the records or, for the
-Kendall tau examples, by the same function that measures fidelity.
+It answers four questions with the ablation's records and the copied front of the search on the
+paper's measures (`results/tune_paper/pareto.json`): which difference from the paper's notebooks
+moves fidelity and by how much (and whether one configuration reaches the paper at beta 0.1 and
+1), how far a search on the paper's own measures gets, what the paper's Kendall tau measures,
+and whether SAEs with a matrix frozen at random match the trained one (the random-SAE check).
+Every number is computed from the records or, for the Kendall tau examples, by the same
+function that measures fidelity.
 """
 
 from __future__ import annotations

@@ -27,8 +27,15 @@ class TopActivations:
     low: torch.Tensor  # (m,) smallest activation over all items
     high: torch.Tensor  # (m,) largest activation over all items
     active: torch.Tensor  # (m,) number of items with a positive activation
-    total: torch.Tensor  # (m,) sum of the activations over all items (KL's rho_hat is total / n_items)
+    total: torch.Tensor  # (m,) sum of the activations over all items, float64
     n_items: int
+
+    def mean(self) -> torch.Tensor:
+        """(m,) each neuron's mean activation over all items (KL's rho_hat, over the whole table).
+
+        Unlike the top items and counts, it is a sum of every code, so chunk sizes move its last
+        digits (the encoder's float32 products round differently in batches of other sizes)."""
+        return self.total / self.n_items
 
     @property
     def n_neurons(self) -> int:
