@@ -1,6 +1,6 @@
 """The fidelity gap to the paper, one notebook difference at a time; re-renders results/README.md.
 
-    python jobs/ablate.py [--models mf,ncf] [--device auto] [--force]
+    python jobs/ablate.py [--models mf,ncf] [--device auto] [--force] [--workers 2]
     python jobs/ablate.py --config configs/ablation.yaml --results-dir /tmp/results
 
 For each cell of the config (configs/ablation.yaml: ML-1M MF and NCF): the shipped SAE and each
