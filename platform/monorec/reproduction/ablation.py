@@ -228,7 +228,7 @@ class _Cell:
 
 
 def _bias_share(config: ExperimentConfig, folder: Path) -> float | None:
-    """The recommender's bias share on the report users (`evaluation.fidelity.bias_share`)."""
+    """The recommender's bias share (`bias_share`) on the report users."""
     data, split = load_split(config.data)
     recommender = trained_recommender(config, folder, (data, split))
     device = resolve_device(config.sae_train.device)
