@@ -58,7 +58,9 @@ def backend(tmp_path_factory):
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+)
 def test_every_answer_is_one_the_document_lists(case, backend):
     _known_ids(case, backend)
     response = case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS_RUN)
