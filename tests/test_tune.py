@@ -66,44 +66,105 @@ def test_the_front_is_the_trials_no_other_beats_on_both_scores():
     assert non_dominated(scores).tolist() == [True, True, False, True, True, False]  # ties stay on it
 
 
+def test_every_open_trial_run_is_closed_once_with_how_its_trial_ended(tmp_path):
+    """Trials never end their own runs: the driver does, once, after the search, including the run of a
+    trial that died before its first report (no result names it) and not a run a resumed search ended."""
+    from types import SimpleNamespace
+
+    from monorec.tracking import Tracker
+    from monorec.tune import close_trial_runs
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = tracker.experiment("closing")
+    parent = tracker.create_run(experiment, "search", {})
+    runs = {name: tracker.nested_run(experiment, parent, name, {}) for name in ("done", "stopped", "errored", "silent")}
+    earlier = tracker.nested_run(experiment, parent, "earlier", {})
+    tracker.terminate(earlier, "KILLED")  # ended by the search this one resumes
+
+    def result(name: str, epoch: int, error: Exception | None = None) -> SimpleNamespace:
+        return SimpleNamespace(metrics={"mlflow_run_id": runs[name], "epoch": epoch}, error=error)
+
+    before_report = SimpleNamespace(metrics={}, error=RuntimeError("died before its first report"))
+    results = [result("done", 4), result("stopped", 2), result("errored", 3, RuntimeError("lost")), before_report]
+    close_trial_runs(tracker, experiment, parent, results, epochs=4)
+    client = MlflowClient(tracker.uri)
+    status = {name: client.get_run(run_id).info.status for name, run_id in runs.items()}
+    assert status == {"done": "FINISHED", "stopped": "KILLED", "errored": "FAILED", "silent": "FAILED"}
+    assert client.get_run(earlier).info.status == "KILLED"
+    ended = {run_id: client.get_run(run_id).info.end_time for run_id in [*runs.values(), earlier]}
+    assert tracker.open_children(experiment, parent) == []
+    close_trial_runs(tracker, experiment, parent, results, epochs=4)  # nothing left open: nothing ended again
+    assert {run_id: client.get_run(run_id).info.end_time for run_id in ended} == ended
+
+
+def _readme_cluster_commands() -> list[str]:
+    """The shell commands of the README's Ray section, continuation lines joined, comments dropped."""
+    section = (ROOT / "README.md").read_text().split("## Ray and MLflow", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
 @pytest.mark.skipif(shutil.which("ray") is None, reason="needs the ray CLI")
-def test_a_search_submitted_to_a_started_cluster_is_tracked_registered_and_resumes(tmp_path):
-    """The README's cluster path: a token-authenticated `ray start --head`, the four-trial search sent
-    with `ray job submit`, every trial in MLflow, the best bundle registered; then `--resume` redoes
+def test_the_readme_cluster_commands_work_from_an_empty_home_folder(tmp_path):
+    """The README's cluster path, literally, as on a fresh machine (HOME a new empty folder): the token
+    is generated, a token-authenticated head started, the four-trial search submitted (every trial
+    in MLflow, the best bundle registered) and the MLflow UI serves it; then `--resume` redoes
     nothing. (One cluster for both submissions: a search costs tens of seconds on two cores.)"""
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_API_SERVER_ADDRESS": "http://127.0.0.1:8265"}
-    started = subprocess.run(
-        ["ray", "start", "--head", "--num-cpus", "2", "--disable-usage-stats"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert started.returncode == 0, started.stderr
-    runtime_env = json.dumps({"env_vars": {"MONOREC_HOME": str(tmp_path)}})
+    import socket
+    import time
+    import urllib.request
 
-    def submit(*args: str) -> subprocess.CompletedProcess:
-        command = ["ray", "job", "submit", "--working-dir", ".", "--runtime-env-json", runtime_env, "--"]
-        job = ["python", "jobs/tune_sae.py", "--config", "configs/tune_quick.yaml", "--output-dir", f"{tmp_path}/out"]
-        job += ["--set", "sae_train.report_share=0.2"]  # report users twice the validation users: told apart
-        return subprocess.run([*command, *job, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
-
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONOREC_HOME", "MONOREC_CACHE", "RAY_"))}
+    env["HOME"] = str(home)
+    commands = _readme_cluster_commands()
+    assert [c.split()[0] for c in commands] == ["ray", "RAY_AUTH_MODE=token", "RAY_AUTH_MODE=token", "mlflow"]
+    *cluster, ui = commands
+    outputs = []
     try:
-        done = submit()
-        assert done.returncode == 0 and "succeeded" in done.stdout + done.stderr, done.stderr[-3000:]
-        client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
+        for command in cluster:
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env
+            )
+            assert done.returncode == 0, f"{command}: {done.stderr[-3000:]}"
+            outputs.append(done.stdout + done.stderr)
+        assert (home / ".ray" / "auth_token").is_file()  # the token the head and the submission use
+        store = home / ".monorec" / "mlflow" / "mlflow.db"
+        submitted = outputs[-1]
+        assert "succeeded" in submitted and f"mlflow ui --backend-store-uri sqlite:///{store}" in submitted
+        client = MlflowClient(f"sqlite:///{store}")
         experiment = client.get_experiment_by_name("monorec-synthetic-mf")
         runs = client.search_runs([experiment.experiment_id])
-        _check_search(client, runs, tmp_path / "out")
-        assert "objective" in done.stdout and "mlflow ui --backend-store-uri" in done.stdout
-        assert "?workflowType=machine_learning" in done.stdout  # the experiment's runs table, not its GenAI view
+        output_dir = home / ".monorec" / "runs" / "tune_quick"
+        _check_search(client, runs, output_dir)
+        assert "?workflowType=machine_learning" in submitted  # the experiment's runs table, not its GenAI view
 
-        resumed = submit("--resume")
+        resumed = subprocess.run(["bash", "-c", f"{cluster[-1]} --resume"], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=600, env=env)  # fmt: skip
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert len(client.search_runs([experiment.experiment_id])) == len(runs)  # finished trials not run again
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # the README's port 5000 may be taken on a test machine
+        server = subprocess.Popen(["bash", "-c", f"exec {ui} --port {port}"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            body, deadline = None, time.monotonic() + 60
+            api = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=monorec-synthetic-mf"
+            while body is None and time.monotonic() < deadline:
+                try:
+                    body = json.loads(urllib.request.urlopen(api, timeout=5).read())
+                except OSError:
+                    time.sleep(0.5)
+            assert body is not None and body["experiment"]["experiment_id"] == experiment.experiment_id
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
-    assert (tmp_path / "out" / "bundle" / "manifest.json").is_file()
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120, env=env)
+    assert (output_dir / "bundle" / "manifest.json").is_file()
 
 
 def _check_search(client: MlflowClient, runs: list, output_dir: Path) -> None:

@@ -111,6 +111,16 @@ class Tracker:
             return existing[0].info.run_id
         return self.create_run(experiment, name, {"mlflow.parentRunId": parent_run_id, "trial": name, **tags})
 
+    def open_children(self, experiment: str, parent_run_id: str) -> list[str]:
+        """The ids of the runs under `parent_run_id` still RUNNING."""
+        runs = self._call(
+            "search_runs",
+            [experiment],
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and attributes.status = 'RUNNING'",
+            max_results=10_000,
+        )
+        return [run.info.run_id for run in runs]
+
     def search_run(self, experiment: str, path: str, tags: Mapping[str, str], resume: bool) -> str:
         """The parent run of a search stored at `path`: the earlier one when resuming, else a new one."""
         if resume:

@@ -135,13 +135,16 @@ class RayConfig:
     num_workers > 0 trains under Ray Train with that many data-parallel workers (GPUs when
     use_gpu), retrying a failed run up to max_failures times from its last checkpoint; 0 trains
     in this process without Ray. Run state goes to `storage_path` (shared storage such as
-    s3://... on a multi-node cluster; `monorec.distributed.storage_path`).
+    s3://... on a multi-node cluster; `monorec.distributed.storage_path`). `placement` is Ray's
+    placement strategy for the workers: PACK fills a node first (gradients stay on one machine),
+    SPREAD or STRICT_SPREAD puts them on different nodes (one worker per node).
     """
 
     num_workers: int = 0
     use_gpu: bool = False
     max_failures: int = 2
     storage_path: str | None = None  # None: MONOREC_STORAGE, else <output dir>/ray (single node only)
+    placement: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
 
     def __post_init__(self) -> None:
         at_least("ray.num_workers", self.num_workers, 0)

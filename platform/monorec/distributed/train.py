@@ -75,7 +75,9 @@ def fit_on_ray(
     trainer = TorchTrainer(
         _worker,
         train_loop_config=make_payload(config, recommender, stage=stage, fingerprint=fingerprint, **extras),
-        scaling_config=ScalingConfig(num_workers=config.ray.num_workers, use_gpu=config.ray.use_gpu),
+        scaling_config=ScalingConfig(
+            num_workers=config.ray.num_workers, use_gpu=config.ray.use_gpu, placement_strategy=config.ray.placement
+        ),
         run_config=ray.train.RunConfig(
             name=f"{stage}-{fingerprint}",
             storage_path=storage,

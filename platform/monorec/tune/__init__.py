@@ -28,7 +28,14 @@ from monorec.results import TuneRun
 from monorec.tracking import Tracker, experiment_path, model_name, run_tags, source_tags
 from monorec.tune.finish import finish_search
 from monorec.tune.front import measure_front, write_front
-from monorec.tune.search import INFEASIBLE, check_searchable, recommender_cache, run_trial, search_space
+from monorec.tune.search import (
+    INFEASIBLE,
+    check_searchable,
+    genre_matrix,
+    recommender_cache,
+    run_trial,
+    search_space,
+)
 from monorec.typed import to_dict
 
 log = logging.getLogger(__name__)
@@ -41,8 +48,8 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     tracker = Tracker(config.tracking.uri)
     log.info("MLflow tracking store: %s", tracker.uri)
     experiment = tracker.experiment(model_name(config))
-    recommender = trained_recommender(config, recommender_cache(config))
     data, split = load_split(config.data)
+    recommender = trained_recommender(config, recommender_cache(config), (data, split))
     tags = {**run_tags(config, data.checksum), **source_tags("tune_sae")}  # the runs table's Source column
     init_ray()
     storage = _storage(config)
@@ -51,13 +58,15 @@ def run_tune(config: ExperimentConfig, output_dir: Path, resume: bool = False) -
     tracker.log_params(parent, to_dict(config))
 
     extra = {"tracking_uri": tracker.uri, "experiment_id": experiment, "parent_run_id": parent, "tags": tags}
+    # Put once into Ray's object store by with_parameters: trials never read the dataset files.
+    extra |= {"split": split, "genres": genre_matrix(data)}
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, payload=make_payload(config, recommender, **extra)),
         {"cpu": config.tune.cpus_per_trial, "gpu": config.tune.gpus_per_trial},
     )
     results = _tuner(config, trainable, storage, path, resume).fit()
     trials = _trial_table(results)
-    _close_trial_runs(tracker, trials, config.sae_train.epochs)
+    close_trial_runs(tracker, experiment, parent, results, config.sae_train.epochs)
     if trials.empty or (trials["objective"] <= INFEASIBLE).all():
         raise SearchError("no feasible trial: every trial failed or exceeded tune.max_dead_ratio")
     best = results.get_best_result(metric="objective", mode="max", scope="last")
@@ -108,10 +117,22 @@ def _trial_table(results: ResultGrid) -> pd.DataFrame:
     return table.sort_values("objective", ascending=False) if not table.empty else pd.DataFrame(columns=TABLE_COLUMNS)
 
 
-def _close_trial_runs(tracker: Tracker, trials: pd.DataFrame, epochs: int) -> None:
-    """Mark each trial's run FINISHED if it trained every epoch, KILLED if ASHA stopped it early."""
-    for run_id, epoch in zip(trials.get("mlflow_run_id", []), trials.get("epoch", [])):
-        tracker.terminate(run_id, status="FINISHED" if epoch >= epochs else "KILLED")
+def close_trial_runs(tracker: Tracker, experiment: str, parent: str, results: ResultGrid, epochs: int) -> None:
+    """End every trial run the search left open, once: FINISHED if it trained every epoch, KILLED if
+    ASHA stopped it early, FAILED if it errored (after its retries) or never reported.
+
+    Trials never end their own runs (ASHA may stop one at any report), so a trial that died before
+    its first report has no run id in any result; it is found among the parent's open children.
+    """
+    reported = [result for result in results if result.metrics and "mlflow_run_id" in result.metrics]
+    by_run = {result.metrics["mlflow_run_id"]: result for result in reported}
+    for run_id in tracker.open_children(experiment, parent):
+        result = by_run.get(run_id)
+        if result is None or result.error is not None:
+            status = "FAILED"
+        else:
+            status = "FINISHED" if result.metrics["epoch"] >= epochs else "KILLED"
+        tracker.terminate(run_id, status=status)
 
 
 def _print_table(trials: pd.DataFrame, run: TuneRun, uri: str, experiment: str) -> None:

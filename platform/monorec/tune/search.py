@@ -24,11 +24,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import ray
 from ray import tune
 
 from monorec.config import ExperimentConfig, recommender_hash, run_hash
 from monorec.config.tune import SEARCHABLE
-from monorec.data import load_split
+from monorec.data import InteractionData
 from monorec.distributed.payload import payload_config, payload_recommender, restore_checkpoint
 from monorec.errors import ConfigError
 from monorec.interpret import item_concepts
@@ -137,16 +138,26 @@ def trial_report(stats: dict, measures: GenreMeasures, config: ExperimentConfig)
     )
 
 
+def genre_matrix(data: InteractionData) -> np.ndarray:
+    """(items, genres) the items' genre labels, all a trial needs of the dataset beyond its split."""
+    concepts = item_concepts(data)
+    return concepts.matrix[:, concepts.family("genre")]
+
+
 def run_trial(params: dict, payload: dict) -> None:
-    """One trial: train the SAE on the shared recommender, report and log every epoch."""
+    """One trial: train the SAE on the shared recommender, report and log every epoch.
+
+    The split and genre labels come in the payload, from Ray's object store (shared by the
+    trials of a node), so no trial reads or splits the dataset again, wherever it runs.
+    """
     config = with_params(payload_config(payload), params)
     recommender = payload_recommender(payload)
-    data, split = load_split(config.data)
-    concepts = item_concepts(data)
-    genres = concepts.matrix[:, concepts.family("genre")]
+    split, genres = payload["split"], payload["genres"]
     tracker = Tracker(payload["tracking_uri"])
     trial_name = tune.get_context().get_trial_name()
     run_id = tracker.nested_run(payload["experiment_id"], payload["parent_run_id"], trial_name, payload["tags"])
+    node = ray.get_runtime_context().get_node_id()
+    tracker.set_tag(run_id, "node", node)  # the node of its latest attempt: a restarted trial moves
     tracker.log_params(run_id, {"trial": params, "sae": to_dict(config.sae)})
     sae = build_sae(config, recommender.embedding_dim)
     with tempfile.TemporaryDirectory() as local:
@@ -158,7 +169,8 @@ def run_trial(params: dict, payload: dict) -> None:
             epoch_stats = {name: value for name, value in stats.items() if name not in ("epoch", "samples")}
             metrics = {**mlflow_metrics(report, "tune/"), **mlflow_metrics(epoch_stats, "train/")}
             tracker.log_metrics(run_id, metrics, step=report.epoch)
-            tune.report({**to_dict(report), "mlflow_run_id": run_id}, checkpoint=tune.Checkpoint.from_directory(local))
+            extra = {"mlflow_run_id": run_id, "node_id": node}
+            tune.report({**to_dict(report), **extra}, checkpoint=tune.Checkpoint.from_directory(local))
 
         # The run is closed by the driver: ASHA may stop this function at any report.
         train_sae(sae, recommender, split, config.sae_train, FitOptions(Path(local), run_hash(config), on_epoch))
