@@ -110,7 +110,7 @@ def test_sparse_embeddings_train_as_well_as_dense(synthetic):
 def _rows_moved_by_second_step(split, sparse: bool) -> list[int]:
     """Step on users 0 and 1, then on users 2 and 3: which user rows did the second step change?"""
     model = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
-    optimizer = RowwiseAdam(model, 0.01, torch.device("cpu")) if sparse else torch.optim.Adam(model.parameters(), 0.01)
+    optimizer = RowwiseAdam(model, 0.01) if sparse else torch.optim.Adam(model.parameters(), 0.01)
     before = None
     for users in (torch.tensor([0, 1]), torch.tensor([2, 3])):
         before = model.user_embedding.weight.detach().clone()

@@ -22,7 +22,7 @@ from monorec.data.profile import DataProfile
 from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
-from monorec.evaluation.ranking import rows_per_tile, summarize
+from monorec.evaluation.ranking import evaluated_users, rows_per_tile, summarize
 from monorec.explorer import explorer_payload, write_explorer
 from monorec.extras import require
 from monorec.interpret import interpret_sae, write_report
@@ -75,13 +75,14 @@ def run_recommender(
         else:
             model, result = fit_recommender_kind(config, data, split, FitOptions(output_dir, fingerprint))
     k, rows, device = config.eval.k, tile_rows(config, model), result.device
+    users = evaluated_users(split, config.eval.max_users)
     with stage("evaluate recommender"):
-        ranking = evaluate_ranking(model.rank_scores, split, k, rows, device)
-        baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device)
+        ranking = evaluate_ranking(model.rank_scores, split, k, rows, device, users)
+        baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device, users)
     log.info("%s: %s", config.model.kind, summarize(ranking))
     log.info("popularity baseline: %s", summarize(baseline))
     summary = DatasetSummary(
-        data.name, data.n_users, data.n_items, data.n_interactions, len(split.test_users), data.checksum
+        data.name, data.n_users, data.n_items, data.n_interactions, len(split.test_users), data.checksum, len(users)
     )
     run = RecommenderRun(summary, ranking, baseline, result.summary(), fingerprint)
     metadata = {"dataset": data.name, "dataset_checksum": data.checksum, "config_hash": fingerprint}

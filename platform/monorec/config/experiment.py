@@ -154,6 +154,7 @@ def recommender_hash(config: ExperimentConfig) -> str:
 
 OPT_INS = {  # settings whose default leaves them out of every hash: adding one invalidates no saved run
     ("train", "sparse_embeddings"): False,
+    ("eval", "max_users"): None,
     ("train", "optimizer"): "adam",
     ("train", "pair_l2"): 0.0,
     ("sae", "normalize"): True,

@@ -41,10 +41,16 @@ def shuffled_batches(
         yield len(batch), tuple(column[batch] for column in columns)
 
 
-def shuffled_layout(users: np.ndarray, items: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs in the seeded random order every epoch walks (in memory, or written for Ray Data)."""
-    order = np.random.default_rng(seed).permutation(len(users))
-    return users[order], items[order]
+def shuffled_layout(
+    users: np.ndarray, items: np.ndarray, seed: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (those at `rows`, default all) in the seeded random order every epoch walks (in
+    memory, or written for Ray Data), as int32: at 100 M pairs a copy of the selected pairs, or
+    int64 columns, would cost gigabytes; windows widen to int64 as they are read."""
+    order = np.random.default_rng(seed).permutation(len(users) if rows is None else len(rows))
+    if rows is not None:
+        order = rows[order]
+    return users[order].astype(np.int32), items[order].astype(np.int32)
 
 
 class InMemoryPairs:
@@ -58,14 +64,15 @@ class InMemoryPairs:
         seed: int,
         device: torch.device,
         parallel: DataParallel = DataParallel(),
+        rows: np.ndarray | None = None,
     ) -> None:
-        users, items = shuffled_layout(users, items, seed)
-        self.users = torch.as_tensor(users, dtype=torch.int64, device=device)
-        self.items = torch.as_tensor(items, dtype=torch.int64, device=device)
+        users, items = shuffled_layout(users, items, seed, rows)
+        self.users = torch.as_tensor(users, device=device)
+        self.items = torch.as_tensor(items, device=device)
         self.window, self.parallel = window, parallel
 
     def windows(self) -> Iterator[Window]:
         for start in range(0, len(self.users), self.window):
             span = torch.arange(start, min(start + self.window, len(self.users)), device=self.users.device)
             mine = self.parallel.shard(span)
-            yield self.users[mine], self.items[mine]
+            yield self.users[mine].long(), self.items[mine].long()

@@ -66,9 +66,13 @@ class NegativeSampler:
         raise DataError(f"negative sampling did not converge in {MAX_ROUNDS} rounds: users with almost every item?")
 
     def is_positive(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        keys = users * self.n_items + items
+        """Whether each pair is a training positive. The keys are looked up in sorted order: in a table
+        of 100 M keys, random-order probes miss the cache every time and cost three times as much."""
+        keys, order = torch.sort(users * self.n_items + items)
         found = torch.searchsorted(self.positive_keys, keys).clamp_(max=len(self.positive_keys) - 1)
-        return self.positive_keys[found] == keys
+        positive = torch.empty_like(keys, dtype=torch.bool)
+        positive[order] = self.positive_keys[found] == keys
+        return positive
 
     def _draw(self, n: int) -> torch.Tensor:
         if self.weights is None:

@@ -26,13 +26,16 @@ from monorec.data.pairs import Window, shuffled_layout
 COLUMNS = ("user", "item")
 
 
-def write_pairs(users: np.ndarray, items: np.ndarray, seed: int, folder: str, window: int) -> str:
-    """Write the pairs in their epoch layout to `folder` (a local path or a URI); return the file's path."""
-    users, items = shuffled_layout(users, items, seed)
+def write_pairs(
+    users: np.ndarray, items: np.ndarray, seed: int, folder: str, window: int, rows: np.ndarray | None = None
+) -> str:
+    """Write the pairs (those at `rows`, default all) in their epoch layout to `folder` (a local path or
+    a URI); return the file's path."""
+    users, items = shuffled_layout(users, items, seed, rows)
     filesystem, root = pyarrow.fs.FileSystem.from_uri(folder)
     filesystem.create_dir(root, recursive=True)
     path = f"{root.rstrip('/')}/pairs.parquet"
-    table = pa.table({"user": users.astype(np.int32), "item": items.astype(np.int32)})
+    table = pa.table({"user": users, "item": items})
     pq.write_table(table, path, filesystem=filesystem, row_group_size=max(window, 1))
     return path if "://" not in folder else f"{folder.rstrip('/')}/pairs.parquet"
 

@@ -57,7 +57,7 @@ def fit_on_ray(
     init_ray()
     storage = storage_path(config.ray.storage_path, output_dir / "ray")
     if stage == "recommender":
-        users, items = split.train_users, split.train_items
+        rows = None
         seed, window = config.train.seed, config.train.shuffle_window
         extras = {
             "positive_keys": ray.put(positive_keys(split)),
@@ -67,11 +67,11 @@ def fit_on_ray(
         }
     else:
         folds = sae_folds(split, config.sae_train)
-        users, items = folds.train_pairs(split)
+        rows = folds.train_rows(split)
         seed, window = config.sae_train.seed, config.sae_train.shuffle_window
         extras = {"validation": Validation.of(split, folds.validation)}
     pairs_folder = f"{storage.rstrip('/')}/{stage}-{fingerprint}-pairs"
-    pairs = write_pairs(users, items, seed, pairs_folder, window)
+    pairs = write_pairs(split.train_users, split.train_items, seed, pairs_folder, window, rows)
     trainer = TorchTrainer(
         _worker,
         train_loop_config=make_payload(config, recommender, stage=stage, fingerprint=fingerprint, **extras),

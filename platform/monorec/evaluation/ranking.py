@@ -113,6 +113,13 @@ def evaluate_ranking(
     )
 
 
+def evaluated_users(split: Split, max_users: int | None, seed: int = 0) -> np.ndarray:
+    """The test users ranking metrics are computed on: all of them, or a seeded sample of `max_users`."""
+    if max_users is None or max_users >= len(split.test_users):
+        return split.test_users
+    return np.sort(np.random.default_rng(seed).choice(split.test_users, max_users, replace=False))
+
+
 def _test_rows(split: Split, users: np.ndarray) -> np.ndarray:
     """Rows of `split.test_*` for the given users, each of which must be a test user."""
     rows = np.searchsorted(split.test_users, users)

@@ -152,8 +152,10 @@ def in_memory_inputs(
 ) -> tuple[InMemoryPairs, Validation]:
     """The SAE-train users' pairs and the validation users, from a split held in memory."""
     folds = sae_folds(split, config)
-    users, items = folds.train_pairs(split)
-    pairs = InMemoryPairs(users, items, config.shuffle_window, config.seed, device, parallel)
+    rows = folds.train_rows(split)
+    pairs = InMemoryPairs(
+        split.train_users, split.train_items, config.shuffle_window, config.seed, device, parallel, rows
+    )
     return pairs, Validation.of(split, folds.validation)
 
 
