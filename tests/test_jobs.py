@@ -28,6 +28,7 @@ def test_train_recommender_job_writes_metrics_and_model(tmp_path):
     assert done.returncode == 0, done.stderr
     run = read_result(RecommenderRun, tmp_path / "metrics.json")
     assert run.training.epochs == 3 and run.dataset.n_users == 600 and run.training.device == "cpu"
+    assert run.dataset.n_evaluated_users == run.dataset.n_test_users > 0  # no eval.max_users: every test user
     assert 0 < run.model.full.ndcg <= 1 and run.training.samples_per_second > 0
     assert run.model.full.ndcg > run.popularity.full.ndcg and run.model.full.k == 10
     assert (tmp_path / "recommender.safetensors").is_file() and (tmp_path / "checkpoint.pt").is_file()

@@ -1,5 +1,6 @@
 """Ranking metrics against values computed by hand on tiny cases."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -95,6 +96,42 @@ def test_tiled_evaluation_gives_exactly_the_untiled_numbers(synthetic):
     one_pass = list_fidelity(scorer, other, split, users, tile_rows=len(users))
     reordered.manual_seed(1)  # the same noise, drawn in tiles instead
     assert list_fidelity(scorer, other, split, users, tile_rows=5) == one_pass
+
+
+def test_a_capped_evaluation_is_the_evaluation_of_a_seeded_sample_of_test_users(synthetic):
+    from monorec.evaluation.ranking import evaluated_users
+
+    _, _, split = synthetic
+    sample = evaluated_users(split, 50)
+    assert len(sample) == 50 and np.all(np.diff(sample) > 0) and np.isin(sample, split.test_users).all()
+    assert np.array_equal(evaluated_users(split, 50), sample)  # seeded: the same users every run
+    assert evaluated_users(split, None) is split.test_users
+    assert evaluated_users(split, len(split.test_users) + 1) is split.test_users
+    scores = torch.randn(split.n_users, split.n_items, generator=torch.Generator().manual_seed(0))
+    capped = evaluate_ranking(lambda users: scores[users], split, users=sample)
+    assert capped != evaluate_ranking(lambda users: scores[users], split)
+    rows = np.searchsorted(split.test_users, sample)
+    subset = dataclasses.replace(
+        split, test_users=sample, test_items=split.test_items[rows], test_negatives=split.test_negatives[rows]
+    )
+    assert capped == evaluate_ranking(lambda users: scores[users], subset)
+
+
+def test_a_run_with_eval_max_users_reports_the_sample_it_ranked(tmp_path):
+    from pathlib import Path
+
+    from monorec.config import ExperimentConfig, load_config
+    from monorec.evaluation.ranking import evaluated_users
+    from monorec.pipeline import load_and_split, run_recommender
+    from monorec.recommenders import load_recommender
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(ExperimentConfig, root / "configs" / "quick.yaml", ["train.epochs=2", "eval.max_users=100"])
+    data, split = load_and_split(config)
+    run = run_recommender(config, tmp_path, (data, split))
+    assert run.dataset.n_evaluated_users == 100 < run.dataset.n_test_users
+    model, _ = load_recommender(tmp_path)
+    assert run.model == evaluate_ranking(model.rank_scores, split, users=evaluated_users(split, 100))
 
 
 def test_rows_per_tile_follow_the_memory_budget():

@@ -119,3 +119,32 @@ def _rows_moved_by_second_step(split, sparse: bool) -> list[int]:
         assert model.user_embedding.weight.grad.is_sparse == sparse
         optimizer.step()
     return (model.user_embedding.weight != before).any(1).nonzero().flatten().tolist()
+
+
+def test_indexed_sparse_adam_is_sparse_adam_to_the_bit():
+    """The row-gather SparseAdam moves exactly the weights and moments torch's does, and their states load
+    into each other (a checkpoint from either resumes with the other)."""
+    from monorec.recommenders.sparse_adam import IndexedSparseAdam
+
+    def train(optimizer_type: type, steps: int = 30) -> tuple:
+        torch.manual_seed(0)
+        users, items = torch.nn.Embedding(500, 8, sparse=True), torch.nn.Embedding(40, 8, sparse=True)
+        optimizer = optimizer_type([users.weight, items.weight], lr=0.05)
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            u, i = torch.randint(0, 500, (256,), generator=generator), torch.randint(0, 40, (256,), generator=generator)
+            labels = torch.rand(256, generator=generator)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits((users(u) * items(i)).sum(1), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return users.weight.detach(), items.weight.detach(), optimizer
+
+    *reference, torch_adam = train(torch.optim.SparseAdam)
+    *indexed, ours = train(IndexedSparseAdam)
+    assert all(torch.equal(a, b) for a, b in zip(reference, indexed))
+    assert not torch.equal(reference[0], train(IndexedSparseAdam, steps=29)[0])  # the comparison can fail
+    for theirs, mine in zip(torch_adam.state.values(), ours.state.values()):
+        assert theirs["step"] == mine["step"] == 30
+        assert torch.equal(theirs["exp_avg"], mine["exp_avg"]) and torch.equal(theirs["exp_avg_sq"], mine["exp_avg_sq"])
+    ours.load_state_dict(torch_adam.state_dict())

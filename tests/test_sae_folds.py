@@ -68,3 +68,22 @@ def test_an_unfrozen_recommender_comes_out_bit_identical():
 
 def _users_without_training_pairs(split, users) -> set:
     return set(users) - set(split.train_users.tolist())
+
+
+def test_the_sae_pairs_and_validation_masks_are_np_isin_without_its_sort(synthetic):
+    """The lookup-table selections (`user_mask`) pick exactly np.isin's pairs, in the layout a copy of
+    the selected pairs would get: the windows the SAE trains on are unchanged."""
+    from monorec.data.pairs import shuffled_layout
+
+    _, _, split = synthetic
+    folds = split_users(split, 0.1, 0.1, seed=3)
+    selected = np.isin(split.train_users, folds.train)
+    rows = folds.train_rows(split)
+    assert np.array_equal(rows, np.flatnonzero(selected)) and 0 < len(rows) < len(split.train_users)
+    from_rows = shuffled_layout(split.train_users, split.train_items, 7, rows)
+    from_copies = shuffled_layout(split.train_users[selected], split.train_items[selected], 7)
+    assert all(np.array_equal(a, b) and a.dtype == np.int32 for a, b in zip(from_rows, from_copies))
+    seen = split.seen_by(folds.validation)
+    in_validation = np.isin(split.train_users, folds.validation)
+    assert np.array_equal(seen.train_users, split.train_users[in_validation])
+    assert np.array_equal(seen.train_items, split.train_items[in_validation])

@@ -56,3 +56,14 @@ def test_popularity_sampling_follows_count_power(synthetic):
     top, tail = np.argsort(-counts)[:20], np.argsort(counts)[:100]
     assert popular[top].sum() > 2 * uniform[top].sum()
     assert popular[tail].sum() < uniform[tail].sum()
+
+
+def test_user_csr_is_the_lexsort_order_of_the_pairs():
+    from monorec.data.split import user_csr
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 50, 2000), rng.integers(0, 30, 2000)  # duplicates and empty users too
+    indptr, sorted_items = user_csr(users, items, 60)
+    order = np.lexsort((items, users))
+    assert np.array_equal(sorted_items, items[order]) and sorted_items.dtype == items.dtype
+    assert np.array_equal(np.diff(indptr), np.bincount(users, minlength=60)) and indptr[-1] == len(items)

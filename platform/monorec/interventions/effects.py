@@ -15,6 +15,7 @@ curves, the baselines' curves and the calibrated result are measured the same wa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable
 
@@ -58,13 +59,21 @@ class Lists:
     ndcg_k: int = 10
 
     def measure(self, after: torch.Tensor, strength: float) -> Steered:
-        lists = [s.masked_fill(~self.untouched, NEG_INF).topk(self.k, dim=1).indices for s in (self.before, after)]
         return Steered(
             strength=strength,
             effect=self.effect(after).mean().item(),
-            collateral_rbo=rbo(*lists).mean().item(),
+            collateral_rbo=rbo(self.before_top, self.untouched_top(after)).mean().item(),
             ndcg=heldout_ndcg(after, self.split, self.users, self.ndcg_k),
         )
+
+    def untouched_top(self, scores: torch.Tensor) -> torch.Tensor:
+        """(B, k) each user's top-k of the untouched items."""
+        return scores.masked_fill(~self.untouched, NEG_INF).topk(self.k, dim=1).indices
+
+    @functools.cached_property
+    def before_top(self) -> torch.Tensor:
+        """The unedited lists' `untouched_top`: once per study, not once per strength measured."""
+        return self.untouched_top(self.before)
 
     def subset(self, rows: torch.Tensor) -> Lists:
         return dataclasses.replace(self, users=self.users[rows], before=self.before[rows])

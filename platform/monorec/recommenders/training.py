@@ -23,6 +23,7 @@ from monorec.data.split import Split
 from monorec.devices import fused_adam, resolve_device
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.sparse_adam import IndexedSparseAdam
 from monorec.training import FitOptions, TrainResult, fit
 
 CHECKPOINT = "checkpoint.pt"
@@ -137,7 +138,7 @@ class RowwiseAdam:
             table.sparse = True
         table_ids = {id(table.weight) for table in tables}
         rest = [p for p in model.parameters() if id(p) not in table_ids]
-        self.parts = [torch.optim.SparseAdam([t.weight for t in tables], lr=lr)]
+        self.parts = [IndexedSparseAdam([t.weight for t in tables], lr=lr)]
         if rest:
             self.parts.append(torch.optim.Adam(rest, lr=lr, fused=True))  # biases: one kernel, 2x faster on CPU
 
