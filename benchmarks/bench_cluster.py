@@ -25,28 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import ray
 import torch
-from ray.cluster_utils import Cluster
 
 from monorec.config import ExperimentConfig, load_config
 from monorec.data import load_split
+from monorec.distributed.cluster import local_cluster
 from monorec.distributed.train import fit_on_ray
 from monorec.pipeline import trained_recommender
 from monorec.tune import recommender_cache, run_tune
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEMENT = {1: "STRICT_PACK", 2: "STRICT_SPREAD"}
-
-
-def start_cluster(nodes: int, cpus: int) -> Cluster:
-    """`nodes` Ray nodes sharing `cpus` logical CPUs, this process their driver."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus // nodes})
-    for _ in range(nodes - 1):
-        cluster.add_node(num_cpus=cpus // nodes)
-    ray.init(address=cluster.address, log_to_driver=False)
-    cluster.wait_for_nodes()
-    return cluster
 
 
 def measure(nodes: int, args: argparse.Namespace, folder: Path) -> dict:
@@ -66,17 +55,13 @@ def measure(nodes: int, args: argparse.Namespace, folder: Path) -> dict:
     )  # fmt: skip
     _, split = load_split(train_config.data)
     trained_recommender(tune_config, recommender_cache(tune_config))  # before the clock, as the job caches it
-    cluster = start_cluster(nodes, args.cpus)
-    try:
+    with local_cluster(nodes, args.cpus // nodes):
         started = time.perf_counter()
         run_tune(tune_config, folder / "tune")
         search_seconds = time.perf_counter() - started
         started = time.perf_counter()
         _, history = fit_on_ray("recommender", train_config, folder / "train", f"nodes{nodes}", split)
         train_seconds = time.perf_counter() - started
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
     samples = sum(h["samples"] for h in history)
     return {
         "nodes": nodes,

@@ -83,6 +83,8 @@ def test_the_sae_pairs_and_validation_masks_are_np_isin_without_its_sort(synthet
     from_rows = shuffled_layout(split.train_users, split.train_items, 7, rows)
     from_copies = shuffled_layout(split.train_users[selected], split.train_items[selected], 7)
     assert all(np.array_equal(a, b) and a.dtype == np.int32 for a, b in zip(from_rows, from_copies))
+    order = np.random.default_rng(7).permutation(len(rows))  # the layout every earlier run trained on
+    assert np.array_equal(from_rows[0], split.train_users[selected][order])
     seen = split.seen_by(folds.validation)
     in_validation = np.isin(split.train_users, folds.validation)
     assert np.array_equal(seen.train_users, split.train_users[in_validation])

@@ -96,6 +96,13 @@ def test_every_open_trial_run_is_closed_once_with_how_its_trial_ended(tmp_path):
     close_trial_runs(tracker, experiment, parent, results, epochs=4)  # nothing left open: nothing ended again
     assert {run_id: client.get_run(run_id).info.end_time for run_id in ended} == ended
 
+    # --resume retries the errored trial in its own run, reopened, and ends it again with how it ended
+    assert tracker.nested_run(experiment, parent, "errored", {}) == runs["errored"]
+    assert client.get_run(runs["errored"]).info.status == "RUNNING"
+    close_trial_runs(tracker, experiment, parent, [result("errored", 4)], epochs=4)
+    assert client.get_run(runs["errored"]).info.status == "FINISHED"
+    assert client.get_run(runs["silent"]).info.status == "FAILED"  # not retried: untouched
+
 
 def _readme_cluster_commands() -> list[str]:
     """The shell commands of the README's Ray section, continuation lines joined, comments dropped."""
@@ -116,7 +123,7 @@ def test_the_readme_cluster_commands_work_from_an_empty_home_folder(tmp_path):
 
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONOREC_HOME", "MONOREC_CACHE", "RAY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONOREC_", "RAY_", "MLFLOW_"))}
     env["HOME"] = str(home)
     commands = _readme_cluster_commands()
     assert [c.split()[0] for c in commands] == ["ray", "RAY_AUTH_MODE=token", "RAY_AUTH_MODE=token", "mlflow"]
@@ -265,6 +272,8 @@ def test_cluster_yaml_is_a_valid_launcher_config():
     validate_config(config)
     assert config["provider"]["type"] == "aws" and config["available_node_types"]["gpu_worker"]["max_workers"] > 0
     assert any("pip install -e" in command for command in config["setup_commands"])
+    syncs = [c for c in config["setup_commands"] + config["head_setup_commands"] if "s3 sync" in c]
+    assert syncs and all(c in config["head_setup_commands"] for c in syncs)  # data on the head only
     starts = [" ".join(config["head_start_ray_commands"]), " ".join(config["worker_start_ray_commands"])]
     for start in starts:  # token auth and shared storage on every node
         assert "RAY_AUTH_MODE=token" in start and "RAY_AUTH_TOKEN_PATH=" in start and "MONOREC_STORAGE=s3://" in start

@@ -49,7 +49,7 @@ class DatasetSummary:
     n_interactions: int
     n_test_users: int
     checksum: str
-    n_evaluated_users: int | None = None  # the test users the ranking metrics cover (eval.max_users); None: all
+    n_evaluated_users: int | None = None  # users ranked (eval.max_users); None: a result written before it
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,14 +101,21 @@ class Tracker:
         return self._call("create_run", experiment, run_name=name, tags=dict(tags)).info.run_id
 
     def nested_run(self, experiment: str, parent_run_id: str, name: str, tags: Mapping[str, str]) -> str:
-        """The run called `name` under `parent_run_id`, created unless a resumed search already has it."""
+        """The run called `name` under `parent_run_id`, created unless a resumed search already has it.
+
+        A run the driver ended (its trial errored, then `--resume` retries it) is reopened: it
+        is RUNNING while the trial trains again, and the driver ends it once more afterwards.
+        """
         existing = self._call(
             "search_runs",
             [experiment],
             filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.trial = '{name}'",
         )
         if existing:
-            return existing[0].info.run_id
+            run = existing[0].info
+            if run.status != "RUNNING":
+                self._call("update_run", run.run_id, status="RUNNING")
+            return run.run_id
         return self.create_run(experiment, name, {"mlflow.parentRunId": parent_run_id, "trial": name, **tags})
 
     def open_children(self, experiment: str, parent_run_id: str) -> list[str]:

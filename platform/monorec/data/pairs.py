@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from monorec.errors import DataError
 from monorec.parallel import DataParallel
 
 Window = tuple[torch.Tensor, torch.Tensor]  # (users, items) positives on the training device
@@ -46,9 +47,12 @@ def shuffled_layout(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (those at `rows`, default all) in the seeded random order every epoch walks (in
     memory, or written for Ray Data), as int32: at 100 M pairs a copy of the selected pairs, or
-    int64 columns, would cost gigabytes; windows widen to int64 as they are read. The columns
-    are gathered straight into int32 (`np.take(out=)`), with no int64 copy on the way."""
-    order = np.random.default_rng(seed).permutation(len(users) if rows is None else len(rows))
+    int64 columns, would cost gigabytes; windows widen to int64 as they are read. The order and
+    the columns stay int32 throughout (`np.take(out=)`), with no int64 copy on the way."""
+    if len(users) > np.iinfo(np.int32).max:  # indices and rows below 2^31: int32 holds them exactly
+        raise DataError(f"{len(users):,} training pairs: int32 pair layouts hold at most 2^31 - 1")
+    order = np.arange(len(users) if rows is None else len(rows), dtype=np.int32)
+    np.random.default_rng(seed).shuffle(order)  # Generator.permutation's order, in half its memory
     if rows is not None:
         order = rows[order]
     return tuple(np.take(column, order, out=np.empty(len(order), np.int32), mode="clip") for column in (users, items))

@@ -26,16 +26,17 @@ class IndexedSparseAdam(torch.optim.SparseAdam):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad.coalesce()  # the update is non-linear: one value per row
-                rows, values = grad._indices()[0], grad._values()
-                if values.numel() == 0:
-                    continue
                 state = self.state[param]
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-                state["step"] += 1
+                state["step"] += 1  # counted even for an empty gradient, as SparseAdam counts it
+                grad = -param.grad if group.get("maximize", False) else param.grad
+                grad = grad.coalesce()  # the update is non-linear: one value per row
+                rows, values = grad._indices()[0], grad._values()
+                if values.numel() == 0:
+                    continue
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 old_avg, old_avg_sq = exp_avg.index_select(0, rows), exp_avg_sq.index_select(0, rows)
                 # old <- old + (1 - b) * (new - old), as SparseAdam computes it

@@ -129,7 +129,10 @@ class RowwiseAdam:
     """Lazy Adam on the embedding tables (only the rows in the batch move), Adam on the rest.
 
     With dense gradients every step reads and writes every row of both tables and their Adam
-    moments, whatever the batch: at 500k users that, not the batch, is the cost of a step.
+    moments, whatever the batch: at 500k users that, not the batch, is the cost of a step. The
+    tables' update is `IndexedSparseAdam` (SparseAdam's, bit for bit); the biases' is torch's
+    fused Adam on every device, twice as fast on CPU as the loop Adam that dense runs use there,
+    and equal to it up to rounding (about 1e-9 after 50 steps).
     """
 
     def __init__(self, model: nn.Module, lr: float) -> None:
