@@ -1,6 +1,7 @@
 """The SAE search with Ray Tune (needs `monorec[ray,mlflow]`): every trial a nested MLflow run.
 
-`run_tune` trains (or reuses) the recommender, runs the search of `monorec.tune.search`,
+`run_tune` loads and splits the data once, trains (or reuses) the recommender, runs the search
+of `monorec.tune.search` (each trial gets the split through Ray's object store, never from disk),
 hands the best trial to `monorec.tune.finish`, which finishes, bundles and registers it, and
 measures the trials of the validation Pareto front on the report users (`monorec.tune.front`).
 Trials are compared by their last report, the state of the checkpoint each SAE is restored from.
