@@ -1,6 +1,6 @@
 """What a second node costs: the same Tune search and Ray Train run on one Ray node and on two.
 
-    python benchmarks/bench_cluster.py [--cpus 4] [--trials 8] [--train-users 6000] [--out FILE]
+    python benchmarks/bench_cluster.py [--cpus 4] [--trials 8] [--train-users 6000] > FILE.json
 
 Both layouts run on this machine with the same logical CPUs in all (`--cpus`): one node with all
 of them, or two nodes with half each (`ray.cluster_utils.Cluster`, each node its own raylet and
@@ -79,7 +79,6 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=4, help="logical CPUs in all, split evenly over the nodes")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--train-users", type=int, default=6000)
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     if args.cpus < 2 or args.cpus % 2:
         sys.exit("error: --cpus must be an even number >= 2 (two nodes get half each)")
@@ -97,10 +96,7 @@ def main() -> None:
             for name in ("trials_per_minute", "train_samples_per_second", "train_samples_per_second_end_to_end")
         },
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
