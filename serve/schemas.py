@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from monorec.interventions import Intervention, Target
 from monorec.serving import MAX_HISTORY
-from monorec.typed import StrictOverHttp
+from serve.contract import HttpIntervention, HttpTarget, Strict
 
 MAX_INTERVENTIONS = 16
 Id = int | str  # an integer (10.0 counts, as in JSON Schema) or a string, never coerced
@@ -16,10 +15,10 @@ HISTORY = (
 )
 
 
-class WhoIn(StrictOverHttp, BaseModel):
+class WhoIn(Strict, BaseModel):
     """A known user (`user_id`) or one given by their history (`history`): exactly one.
 
-    No coercion (`"k": "10"`, `"exclude_seen": 0` break the schema, so they are 422): `StrictOverHttp`.
+    No coercion (`"k": "10"`, `"exclude_seen": 0` break the schema, so they are 422): `Strict`.
     """
 
     model_config = ConfigDict(
@@ -48,7 +47,7 @@ class WhoIn(StrictOverHttp, BaseModel):
 class RecommendIn(WhoIn):
     k: int = Field(10, ge=1, le=1000)
     exclude_seen: bool = True
-    interventions: list[Intervention] = Field(default_factory=list, max_length=MAX_INTERVENTIONS)
+    interventions: list[HttpIntervention] = Field(default_factory=list, max_length=MAX_INTERVENTIONS)
 
 
 class ExplainIn(WhoIn):
@@ -70,7 +69,7 @@ class CalibrationOut(BaseModel):
         None, description="the neuron or label edited (None for a concept direction)"
     )
     concept: str | None = Field(None, description="the concept direction edited (None for a neuron)")
-    target: Target
+    target: HttpTarget
     strength: float = Field(description="the smallest strength meeting the target on the validation users")
     validation_effect: float = Field(description="the target's measure on the validation users at that strength")
     validation_users: int
@@ -79,7 +78,7 @@ class CalibrationOut(BaseModel):
 
 class RecommendOut(BaseModel):
     items: list[ItemOut]
-    interventions_applied: list[Intervention]
+    interventions_applied: list[HttpIntervention]
     calibration: list[CalibrationOut]
     explanation: str
 

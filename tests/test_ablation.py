@@ -16,17 +16,10 @@ from monorec.evaluation.fidelity import list_fidelity
 from monorec.recommenders.persistence import load_recommender
 from monorec.reproduction.ablation import ablate
 from monorec.reproduction.format import stat
-from monorec.reproduction.gap import (
-    PARETO,
-    TUNE_PAPER,
-    AblationCell,
-    gap_section,
-    genres_found,
-    kendall_examples,
-    load_ablation,
-    stop_rule_verdict,
-)
-from monorec.reproduction.records import NOTEBOOK, SHIPPED
+from monorec.reproduction.front import PARETO, TUNE_PAPER
+from monorec.reproduction.gap import gap_section, stop_rule_verdict
+from monorec.reproduction.kendall import kendall_examples
+from monorec.reproduction.records import NOTEBOOK, SHIPPED, AblationCell, genres_found, load_ablation
 from monorec.results import FrontPoint, ParetoFront, TrialReport, write_result
 from monorec.sae import build_sae
 from monorec.sae.persistence import load_sae
@@ -102,7 +95,7 @@ def test_ablation_runs_each_difference_then_the_largest_and_all_on_every_seed(ab
     )
     assert all(r.bias_share > 0 for r in cell.recommenders.values())
     # The ablation's arms run no case study; the random-SAE arms run filtering only.
-    assert all(r.run.steering.filtering is None for name in differences for r in cell.arm(name))
+    assert all(not r.run.case_studies for name in differences for r in cell.arm(name))
     settings = load_config(AblationConfig, CONFIGS / "ablation.yaml")
     extra = {name: [r.seed for r in cell.arm(name)] for name in cell.named("extra")}
     assert extra == {name: [0, 1] for name, sets in settings.extra.items() if "mf" in sets} and extra
@@ -111,7 +104,7 @@ def test_ablation_runs_each_difference_then_the_largest_and_all_on_every_seed(ab
     assert [e["runs"] for e in elapsed] == [sum(len(records) for records in cell.arms.values())]
     sanity = cell.arm("frozen_decoder")
     assert [r.seed for r in sanity] == [0, 1]
-    assert all(r.run.steering.filtering is not None and r.run.steering.popularity is None for r in sanity)
+    assert all(set(r.run.case_studies) == {"filtering"} for r in sanity)
     mono = shipped[0].run.mono
     assert 0 < mono.mean_activation < mono.firing_rate * 100 and 0 < mono.firing_rate <= 1
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sae_fixtures import SAE_TRAIN, planted, planted_ncf
+from sae_fixtures import SAE_TRAIN, lightgcn, planted, planted_implicit, planted_lightgcn, planted_ncf
 from safetensors.torch import save_file
 
 from monorec.bundle import BundleSource, read_bundle, write_bundle
@@ -25,7 +25,6 @@ from monorec.config import (
     RayConfig,
     SAEConfig,
     TorchModuleSpec,
-    TrainConfig,
     load_config,
 )
 from monorec.errors import ConfigError, DataError
@@ -33,19 +32,16 @@ from monorec.evaluation import evaluate_ranking
 from monorec.evaluation.ranking import mask_training_items
 from monorec.interpret import interpret_sae
 from monorec.interventions import Intervention, Steerer
+from monorec.kinds import DECLARED
 from monorec.pipeline import run_sae
 from monorec.recommenders import (
-    REGISTRY,
     FactorModel,
-    build_recommender,
     load_recommender,
     save_recommender,
-    train_recommender,
 )
 from monorec.recommenders.custom import load_custom_module
 from monorec.recommenders.embedding_files import load_embedding_files
-from monorec.recommenders.implicit_models import fit_als, fit_bpr
-from monorec.recommenders.lightgcn import BPRTask, LightGCN, SymmetricProduct, normalised_adjacency
+from monorec.recommenders.lightgcn import SymmetricProduct, normalised_adjacency
 from monorec.sae import SparseAutoencoder, train_sae
 from monorec.serving import RankRequest, RecommenderService
 
@@ -54,42 +50,20 @@ FIXTURES = ROOT / "tests" / "fixtures"
 WAYS_IN = ["als", "bpr", "embeddings", "module", "lightgcn"]
 
 
-def implicit_config(kind: str, **train) -> ExperimentConfig:
-    return ExperimentConfig(model=ModelConfig(kind, 16), train=TrainConfig(**train))
-
-
-@functools.cache
-def als() -> FactorModel:
-    pytest.importorskip("implicit")
-    data, _, split, _ = planted()
-    return fit_als(implicit_config("als", epochs=15, weight_decay=0.01), data, split)[0]
-
-
 @functools.cache
 def model_for(way: str, folder: str):
-    data, _, split, mf = planted()
+    data, _, _, mf = planted()
     if way == "mf":
         return mf
     if way == "ncf":
         return planted_ncf()
-    if way == "als":
-        return als()
-    if way == "bpr":
-        pytest.importorskip("implicit")
-        return fit_bpr(implicit_config("bpr", epochs=100, lr=0.01, weight_decay=0.01), data, split)[0]
+    if way in ("als", "bpr"):
+        return planted_implicit(way)
     if way == "lightgcn":
-        return lightgcn(epochs=20).frozen()
+        return planted_lightgcn()
     if way == "embeddings":  # ALS's factors written out with string ids in a shuffled order
-        return load_embedding_files(write_factor_files(als(), data, folder), data)
+        return load_embedding_files(write_factor_files(planted_implicit("als"), data, folder), data)
     return load_custom_module(write_module_weights(mf, folder), data)
-
-
-def lightgcn(epochs: int) -> LightGCN:
-    _, _, split, _ = planted()
-    model = build_recommender(ModelConfig("lightgcn", 16), split.n_users, split.n_items, seed=0).attach(split)
-    config = TrainConfig(epochs=epochs, batch_size=1024, lr=0.05, weight_decay=1e-4, device="cpu")
-    train_recommender(model, split, config, task_type=BPRTask)
-    return model
 
 
 def write_factor_files(model: FactorModel, data, folder: str) -> EmbeddingFiles:
@@ -158,7 +132,9 @@ def test_the_sae_finds_the_planted_genres_and_suppression_removes_horror(way, fo
 def test_files_and_modules_score_exactly_as_their_source(folder):
     _, _, _, mf = planted()
     users = torch.arange(40)
-    assert torch.allclose(model_for("embeddings", folder).rank_scores(users), als().rank_scores(users))
+    assert torch.allclose(
+        model_for("embeddings", folder).rank_scores(users), planted_implicit("als").rank_scores(users)
+    )
     module = model_for("module", folder)
     expected = (mf.user_embeddings(users) @ mf.item_embeddings().T).float()
     assert torch.allclose(module.rank_scores(users), expected, atol=1e-4)  # MF without its biases
@@ -186,7 +162,7 @@ def test_lightgcn_propagation_gradients_and_training(folder):
     assert ndcg[1] > 1.5 * ndcg[0], ndcg
 
 
-@pytest.mark.parametrize("way", list(REGISTRY))  # every registered kind: a new one cannot skip this
+@pytest.mark.parametrize("way", DECLARED)  # every declared kind: a new one cannot skip this
 def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
     data, _, split, _ = planted()
     model, sae, report = explained(way, folder)
@@ -226,7 +202,7 @@ def test_every_kind_saves_bundles_and_serves_like_mf(way, folder, tmp_path):
 
 def test_mismatched_ids_are_a_one_line_error(folder):
     data, _, _, _ = planted()
-    files = write_factor_files(als(), data, folder)
+    files = write_factor_files(planted_implicit("als"), data, folder)
     frame = pd.read_parquet(files.users)
     frame.loc[0, "id"] = "no-such-user"
     frame.to_parquet(f"{folder}/bad_users.parquet")
@@ -240,7 +216,7 @@ def test_mismatched_ids_are_a_one_line_error(folder):
 
 def test_bad_model_settings_are_clear_errors(folder):
     data, _, _, _ = planted()
-    with pytest.raises(ConfigError, match=r"model\.embeddings is set exactly when"):
+    with pytest.raises(ConfigError, match=r"model\.embeddings needs both `users` and `items` files"):
         ModelConfig(kind="embeddings")
     with pytest.raises(ConfigError, match="has no Missing"):
         load_custom_module(TorchModuleSpec(f"{FIXTURES}/rotated_towers.py:Missing", "w.safetensors"), data)
@@ -258,7 +234,7 @@ def test_bad_model_settings_are_clear_errors(folder):
 
 def test_the_job_stops_on_mismatched_ids_with_one_line(folder, tmp_path):
     data, _, _, _ = planted()
-    files = write_factor_files(als(), data, folder)
+    files = write_factor_files(planted_implicit("als"), data, folder)
     items = np.load(files.item_ids)
     np.save(tmp_path / "item_ids.npy", np.where(items == items[3], 10**6, items))  # one item id unknown
     config = tmp_path / "embeddings.yaml"
@@ -288,4 +264,4 @@ def test_the_sae_job_runs_on_other_kinds_end_to_end(kind, tmp_path):
     assert len(found) >= 5, {c: best.purity[10] for c, best in run.mono.concepts.items()}
     assert load_recommender(tmp_path / "recommender")[0].kind == kind
     assert f"SAE report: synthetic {kind}" in (tmp_path / "report.md").read_text()
-    assert run.steering.filtering is not None and run.fidelity.rbo_truncated > 0.3
+    assert "filtering" in run.case_studies and run.fidelity.rbo_truncated > 0.3

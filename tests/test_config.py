@@ -8,8 +8,8 @@ from monorec.typed import from_dict
 def test_yaml_and_overrides_are_typed(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: {kind: ncf, embedding_dim: 8}\ntrain: {lr: 1}\n")
-    config = load_config(ExperimentConfig, path, ["train.epochs=3", "model.hidden=[8, 4]", "data.data_dir=/x"])
-    assert config.model.kind == "ncf" and config.model.embedding_dim == 8 and config.model.hidden == [8, 4]
+    config = load_config(ExperimentConfig, path, ["train.epochs=3", "model.ncf.hidden=[8, 4]", "data.data_dir=/x"])
+    assert config.model.kind == "ncf" and config.model.embedding_dim == 8 and config.model.ncf.hidden == [8, 4]
     assert config.train.epochs == 3 and config.train.lr == 1.0 and isinstance(config.train.lr, float)
     assert config.data.data_dir == "/x" and config.train.batch_size == 256  # untouched default
 
@@ -20,8 +20,9 @@ def test_yaml_and_overrides_are_typed(tmp_path):
         ({"train": {"epoch": 3}}, "unknown config key 'train.epoch' (did you mean 'epochs'?)"),
         ({"train": {"epochs": "three"}}, "config key 'train.epochs' must be int, got 'three'"),
         ({"train": {"epochs": True}}, "config key 'train.epochs' must be int"),
-        ({"model": {"kind": "svd"}}, "config key 'model.kind' must be one of ['mf', 'ncf', 'lightgcn', 'als',"),
-        ({"model": {"hidden": [8, "x"]}}, "config key 'model.hidden[1]' must be int"),
+        ({"model": {"kind": "svd"}}, "unknown model.kind 'svd': one of mf, ncf, lightgcn, als,"),
+        ({"model": {"ncf": {"hidden": [8, "x"]}}}, "config key 'model.ncf.hidden[1]' must be int"),
+        ({"model": {"lightgcn": {"layers": 0}}}, "model.lightgcn.layers must be >= 1, got 0"),
         ({"data": 3}, "data: expected a mapping"),
     ],
 )

@@ -7,12 +7,12 @@ import pytest
 import torch
 from sae_fixtures import SAE_TRAIN, planted, trained_sae
 
+from monorec.case_studies import filtering as filtering_module
+from monorec.case_studies.context import Study
 from monorec.config import CaseStudyConfig
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.interventions import Calibrator, Intervention, Steerer
-from monorec.interventions import filtering as filtering_module
 from monorec.interventions.directions import Direction, LinearProbe, cohens_d, direction
-from monorec.interventions.study import Study
 from monorec.sae.training import sae_folds
 
 
@@ -111,7 +111,7 @@ def _filtering_study(items_table, visible_mask, monkeypatch, hidden_tags=0.5):
     calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
     settings = CaseStudyConfig(filter_users=15, filter_max_share=0.15, hidden_tags=hidden_tags)
     study = Study(calibrator, data, split, report, torch.as_tensor(folds.report), settings)
-    return filtering_module.filtering(study)
+    return filtering_module.FILTERING.result(study)
 
 
 def _with_horror_on(items_table, carriers):
@@ -141,12 +141,12 @@ def test_hidden_tags_count_in_the_evaluation_and_nowhere_else(monkeypatch):
     assert real.calibration.strength == decoy.calibration.strength
     assert real.calibration.validation_effect == decoy.calibration.validation_effect
     assert real.details["probe_inferred_items"] == decoy.details["probe_inferred_items"]
-    real_probe, decoy_probe = (next(o for o in s.operating if o.method.startswith("probe")) for s in (real, decoy))
+    real_probe, decoy_probe = (s.operating_from("probe") for s in (real, decoy))
     assert real_probe.method == decoy_probe.method and real_probe.point.strength == decoy_probe.point.strength
     # ... and the evaluation reads every tag: the hidden ones count as the concept.
     assert real.details["hidden_items"] == (horror & ~visible).sum() and real.details["hidden_in_top_before"] > 0
-    every_tag = next(o for o in real.operating if o.method.endswith("(every tag, for reference)"))
-    visible_only = next(o for o in real.operating if o.method.endswith("(visible tags)"))
+    every_tag = real.operating_from("reference")
+    visible_only = real.operating_of("metadata filter (visible tags)")
     assert every_tag.point.effect == 0.0 and visible_only.point.effect > 0.0  # the hidden items stay in
     assert every_tag.hidden_removed == real.details["hidden_in_top_before"] and visible_only.hidden_removed <= 0
     assert real.before.effect != decoy.before.effect or real.calibration.report != decoy.calibration.report

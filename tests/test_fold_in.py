@@ -1,18 +1,28 @@
-"""Users the model never saw: fold-in per kind, and the service's history requests (no Ray)."""
+"""Users the model never saw: fold-in per kind, and the service's history requests, in Python and over HTTP (no Ray)."""
+
+import math
 
 import numpy as np
 import pytest
 import torch
-from sae_fixtures import planted, planted_ncf, trained_sae
+from http_app import planted_service, post, serving
+from sae_fixtures import IMPLICIT_TRAIN, planted, planted_implicit, planted_lightgcn, planted_ncf
 
-from monorec.bundle import BundleSource, read_bundle, write_bundle
-from monorec.config import ExperimentConfig, TrainConfig
+from monorec.config import TrainConfig
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.evaluation import evaluate_ranking
-from monorec.interventions import Intervention
+from monorec.interventions import Intervention, Steerer
 from monorec.recommenders.fold_in import ClosedForm, Newton
 from monorec.recommenders.registry import fold_in_for
-from monorec.serving import RankRequest, RecommenderService
+from monorec.serving import RankRequest
+
+PLANTED = {  # each kind's model on the planted dataset, and the training settings its fold-in reads
+    "mf": (lambda: planted()[3], TrainConfig()),
+    "ncf": (planted_ncf, TrainConfig()),
+    "als": (lambda: planted_implicit("als"), IMPLICIT_TRAIN["als"]),  # implicit's refit, at its regularisation
+    "bpr": (lambda: planted_implicit("bpr"), IMPLICIT_TRAIN["bpr"]),
+    "lightgcn": (planted_lightgcn, TrainConfig()),
+}
 
 
 def _ndcg_folded(model, fold, users):
@@ -56,19 +66,31 @@ def test_newton_fold_in_minimises_mfs_balanced_logistic_loss():
     assert x.grad.abs().max() < 1e-3  # Newton converges to the minimum
 
 
-@pytest.mark.parametrize("kind", ["mf", "ncf"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        *(kind for kind in PLANTED if kind != "lightgcn"),
+        pytest.param(  # strict: the day the fold-in reaches it, this fails until the mark goes
+            "lightgcn",
+            marks=pytest.mark.xfail(
+                raises=AssertionError,
+                strict=True,
+                reason="LEAST_SQUARES folds users in at NDCG@10 0.280 against the trained users' 0.323 (0.87x) here",
+            ),
+        ),
+    ],
+)
 def test_folded_in_users_rank_their_held_out_items_nearly_as_well_as_trained_ones(kind):
-    model = planted()[3] if kind == "mf" else planted_ncf()
-    folded, trained = _ndcg_folded(model, fold_in_for(kind, TrainConfig()), np.arange(0, 600, 5))
+    make, train = PLANTED[kind]
+    model = make()
+    assert model.kind == kind
+    folded, trained = _ndcg_folded(model, fold_in_for(kind, train), np.arange(0, 600, 5))
     assert folded >= 0.9 * trained, (kind, folded, trained)
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    data, _, split, model = planted()
-    sae, _, report = trained_sae()
-    source = BundleSource(model, sae, report.neurons, data, split, ExperimentConfig())
-    return RecommenderService(read_bundle(write_bundle(tmp_path_factory.mktemp("bundle") / "b", source)))
+    return planted_service(tmp_path_factory.mktemp("bundle") / "b")
 
 
 def test_a_history_request_ranks_the_folded_user_without_their_history(service):
@@ -99,3 +121,29 @@ def test_bad_histories_are_named_and_refused(service):
     for history in ([], [service.item_ids[0]] * 1001):
         with pytest.raises(InvalidRequestError, match="a history holds 1 to 1000 items"):
             service.fold_in(history)
+
+
+def test_a_history_posted_over_http_gets_exactly_the_list_of_the_kinds_fold_in(service):
+    """POST /recommend with a history answers the list computed here through the library: the history folded
+    in by the kind's own fold-in, scored by a Steerer (with the same edit, when steered), its items removed."""
+    bundle = service.bundle
+    seen = bundle.train_items[bundle.train_indptr[7] : bundle.train_indptr[8]].tolist()
+    item_ids = bundle.items["item_id"].tolist()
+    history = [item_ids[i] for i in seen]
+    model = bundle.recommender
+    steerer = Steerer(model, bundle.sae, bundle.labels, item_ids, bundle.items)
+    with torch.no_grad():
+        folded = steerer.folded_users(fold_in_for(model.kind, bundle.config.train)(model, torch.tensor(seen))[None])
+    horror = Intervention("Horror", "suppress", 2.0, "both")
+    lists = []
+    with serving(service):
+        for edits in ([], [horror]):
+            sent = [{"neuron": e.neuron, "op": e.op, "strength": e.strength, "tower": e.tower} for e in edits]
+            answer = post("/recommend", {"history": history + history[:3], "k": 20, "interventions": sent})
+            assert answer.status_code == 200, answer.text
+            scores = steerer.scores(folded, edits)[0]
+            scores[seen] = -math.inf
+            expected = [item_ids[i] for i in scores.topk(20).indices.tolist()]
+            lists.append([entry["item_id"] for entry in answer.json()["items"]])
+            assert lists[-1] == expected, edits
+    assert lists[0] != lists[1]  # the edit moved the folded user's list

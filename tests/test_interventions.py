@@ -7,11 +7,15 @@ import pytest
 import torch
 from sae_fixtures import SAE_TRAIN, planted, trained_sae
 
+from monorec.case_studies import run_case_studies
+from monorec.case_studies.context import Study
+from monorec.case_studies.popularity import POPULARITY, LongTail
+from monorec.case_studies.spec import Baseline, pool, spill
 from monorec.config import CaseStudyConfig
 from monorec.data.split import Split
 from monorec.errors import InvalidRequestError, UnknownIdError
-from monorec.interventions import Calibrator, Intervention, Steerer, Target, UnreachableTargetError, baselines
-from monorec.interventions.case_studies import case_studies
+from monorec.interventions import Calibrator, Intervention, Steerer, Target, UnreachableTargetError
+from monorec.interventions.controls import ItemShift, metadata_filter
 from monorec.interventions.effects import Lists, concept_share
 from monorec.interventions.steering import BiasReadout, edited_codes
 from monorec.sae.training import sae_folds
@@ -183,14 +187,17 @@ def test_effect_collateral_and_ndcg_by_hand():
     assert point.collateral_rbo == pytest.approx(1.0)
     assert point.ndcg == pytest.approx(1.0)  # the held-out item 2 is first after
     assert lists.measure(before, 0.0).ndcg == pytest.approx(1 / np.log2(3))  # it was second before
-    filtered = baselines.metadata_filter(lists, concept)
-    assert filtered.points[-1].effect == 0.0 and all(pt.collateral_rbo == pytest.approx(1.0) for pt in filtered.points)
+    filtered = lists.trace(metadata_filter(lists.unedited, concept), (0.0, 1.0, 1e9))
+    assert filtered[-1].effect == 0.0 and all(pt.collateral_rbo == pytest.approx(1.0) for pt in filtered)
 
 
 def test_case_studies_calibrate_on_validation_and_report_on_report_users(steering):
-    _steerer, calibrator, report, data, _truth, split = steering
+    _steerer, calibrator, report, data, truth, split = steering
+    western = truth.genre_names.index("Western")
+    only_western = np.flatnonzero(truth.item_genres[:, western] & (truth.item_genres.sum(1) == 1))
+    promoted = int(only_western[np.argsort(data.items["popularity"].to_numpy()[only_western])[len(only_western) // 2]])
     settings = CaseStudyConfig(
-        promote_item=None,
+        promote_item=data.items["name"].iloc[promoted],  # mid-popular: in few lists, so it has a reach to raise
         promote_concept="Western",
         audiences=["Horror"],
         filter_users=15,
@@ -198,27 +205,79 @@ def test_case_studies_calibrate_on_validation_and_report_on_report_users(steerin
         hidden_tags=0.0,  # every tag seen: calibration and evaluation read the same tags
     )
     folds = sae_folds(split, SAE_TRAIN)
-    studies = case_studies(calibrator, data, split, report, settings, folds.report)
-    filtering = studies.filtering
+    studies = run_case_studies(calibrator, data, split, report, settings, folds.report)
+    filtering = studies["filtering"]
     assert filtering.subject == "Horror" and filtering.users == 15 and filtering.calibration.reached
     assert filtering.calibration.validation_effect <= 0.15 < filtering.before.effect
     # Calibrated on the validation users, it holds on the report users (within sampling noise).
     assert filtering.calibration.report.effect <= 0.15 + 0.05 < filtering.before.effect
-    methods = {c.method for c in filtering.curves}
-    assert methods >= {"SAE: suppress its neuron on the user tower", "SAE: suppress its direction on both towers"}
+    methods = {(c.source, c.method) for c in filtering.curves}
     assert methods >= {
-        "probe: suppress the probe's direction on the user tower",
-        "baseline: metadata filter (visible tags)",
+        ("sae", "suppress its neuron on the user tower"),
+        ("sae", "suppress its direction on both towers"),
     }
-    visible_filter = next(o for o in filtering.operating if o.method == "baseline: metadata filter (visible tags)")
+    assert methods >= {
+        ("probe", "suppress the probe's direction on the user tower"),
+        ("baseline", "metadata filter (visible tags)"),
+        ("reference", "metadata filter (every tag, for reference)"),
+    }
+    visible_filter = filtering.operating_of("metadata filter (visible tags)")
     assert visible_filter.point.effect == 0.0 and visible_filter.hidden_removed == 0  # nothing hidden: it removes all
-    popularity = studies.popularity
+    popularity = studies["popularity"]
     assert popularity.details["mean_percentile_after"] > popularity.details["mean_percentile_before"]
     assert popularity.calibration.report.effect > popularity.before.effect
-    assert [o.method.split(":")[0] for o in popularity.operating][:1] == ["SAE"]
-    assert {o.method for o in popularity.operating[1:]} <= {"baseline: popularity penalty", "baseline: smooth xQuAD"}
+    assert popularity.operating[0].source == "sae"
+    assert [(o.source, o.method) for o in popularity.operating[1:]] == [
+        ("baseline", "popularity penalty"),
+        ("baseline", "smooth xQuAD"),
+    ]
     for matched in popularity.operating[1:]:  # read on their curves at the SAE's long-tail share
         assert matched.point.effect == pytest.approx(popularity.calibration.report.effect)
-    promotion = studies.promotion
-    assert promotion is not None and promotion.users > 0 and promotion.before.outside is not None
+    promotion, k = studies["promotion"], settings.promote_k
+    scores = _outside_scores(steering, folds.report, promoted)
+    offset = next(c for c in promotion.curves if c.method == "score offset")
+    reach = [((scores > scores[:, [promoted]] + p.strength).sum(1) < k).float().mean().item() for p in offset.points]
+    assert promotion.details["outside_users"] == len(scores) > 0
+    assert promotion.before.outside == pytest.approx(reach[0]) and 0 < reach[0] < reach[-1] == 1.0
+    assert [p.outside for p in offset.points] == pytest.approx(reach)  # the offset's reach outside, as counted here
     assert all(p.outside is not None for c in promotion.curves for p in c.points)  # spill-over traced everywhere
+    sae, score_offset = (spill(promotion, promotion.operating_from(source)) for source in ("sae", "baseline"))
+    assert 0 < sae < score_offset, (sae, score_offset)  # the page's claim: less spill-over at the same reach
+
+
+def _outside_scores(steering, report_users: np.ndarray, item: int) -> torch.Tensor:
+    """The masked scores of the report users outside the Horror audience who have not seen `item`, found here:
+    those whose most frequent concept over their training items is not Horror (or who have none)."""
+    steerer, calibrator, _report, data, _truth, split = steering
+    matrix, names = data.concept_matrix()
+    indptr, seen = split.train_csr()
+    histories = [seen[indptr[u] : indptr[u + 1]] for u in report_users]
+    counts = np.stack([matrix[history].sum(0) for history in histories])
+    outside = (counts.argmax(1) != names.index("Horror")) | (counts.max(1) == 0)
+    outside &= np.array([item not in history for history in histories])
+    users = torch.as_tensor(report_users[outside])
+    return calibrator.mask(steerer.scores(users), users)
+
+
+def test_a_baseline_added_to_a_spec_is_traced_read_at_the_operating_point_and_judged(steering):
+    _steerer, calibrator, report, data, _truth, split = steering
+    folds = sae_folds(split, SAE_TRAIN)
+    settings = CaseStudyConfig(popularity_towers=["item"])
+    study = Study(calibrator, data, split, report, torch.as_tensor(folds.report), settings)
+
+    def tail_boost(context: LongTail, base):  # one function: score + gamma on every long-tail item
+        return ItemShift(base, context.long_tail.float(), "gamma")
+
+    spec = dataclasses.replace(
+        POPULARITY, baselines=(*POPULARITY.baselines, Baseline("long-tail boost", tail_boost, (0.0, 0.5, 2.0, 8.0)))
+    )  # ... and one entry
+    result = spec.result(study)
+    curve = next(c for c in result.curves if c.method == "long-tail boost")
+    assert curve.source == "baseline" and curve.parameter == "gamma" and len(curve.points) == 4
+    assert curve.points[0] == dataclasses.replace(result.before, strength=0.0)  # gamma 0: the model's own lists
+    shares = [p.effect for p in curve.points]
+    assert shares == sorted(shares) and shares[-1] > shares[0]  # more of the tail the more it is boosted
+    point = result.operating_of("long-tail boost")
+    assert point is not None and point.source == "baseline"
+    assert point.point.effect == pytest.approx(result.calibration.report.effect)  # read at the SAE's share
+    assert "long-tail boost" in pool([(0, result)])

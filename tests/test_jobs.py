@@ -93,7 +93,7 @@ def test_train_sae_job_writes_metrics_neurons_and_report(tmp_path):
     assert run.fidelity.users == 60 and run.fidelity.paper_depth == 29
     assert set(run.mono.concepts["Horror"].purity) == {10, 20, 50}
     assert set(run.mono.popularity_neuron.percentile) == {20, 50}
-    assert run.steering.filtering is not None and run.steering.popularity is not None
+    assert {"filtering", "popularity"} <= set(run.case_studies)
     neurons = (tmp_path / "neurons.csv").read_text().splitlines()
     assert neurons[0].startswith("neuron,label,family,confidence,precision,recall,purity@10,purity@20,purity@50")
     assert len(neurons) == 1 + 24

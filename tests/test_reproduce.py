@@ -9,11 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
-from monorec.config import ExperimentConfig, ReproduceConfig, load_config, recommender_hash, run_hash
+from monorec.config import (
+    AblationConfig,
+    ExperimentConfig,
+    ReproduceConfig,
+    load_config,
+    recommender_hash,
+    run_hash,
+)
 from monorec.interventions.calibration import dominant_concepts
 from monorec.reproduction import cell_name, cell_plan, render_page
+from monorec.reproduction.ablation import cell_arms, notebook_config
 from monorec.reproduction.format import model_of
-from monorec.reproduction.records import load_runs
+from monorec.reproduction.records import RECOMMENDER, load_ablation, load_runs
+from monorec.reproduction.runner import select_cells
 from monorec.reproduction.shortfalls import shortfalls
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +33,7 @@ def test_cell_plan_isolates_beta_and_seed():
     base = load_config(ExperimentConfig, ROOT / "configs" / "ml1m_mf.yaml")
     plan = cell_plan(base, ReproduceConfig())
     assert [v.name for v in plan][:3] == ["beta0_seed0", "beta0_seed1", "beta0_seed2"] and len(plan) == 11
-    grid = [v for v in plan if v.kind == "relu"]
+    grid = [v for v in plan if v.architecture == "relu"]
     assert {(v.beta, v.seed) for v in grid} == {(b, s) for b in (0.0, 0.1, 1.0) for s in (0, 1, 2)}
     assert all(v.config.sae_train.beta == v.beta and v.config.sae_train.seed == v.seed for v in plan)
     assert all(v.config.train == base.train and v.config.data == base.data for v in plan)  # one shared recommender
@@ -73,17 +82,17 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
         concepts = cell.saes[name].run.mono.concepts
         assert len(concepts) == 6 and all(best.purity[10] >= 0.9 for best in concepts.values()), concepts
     prefixes = cell.saes["matryoshka_seed0"].run.mono.prefixes
-    assert cell.saes["topk_seed0"].kind == "topk" and [(g.first, g.last) for g in prefixes] == [
+    assert cell.saes["topk_seed0"].architecture == "topk" and [(g.first, g.last) for g in prefixes] == [
         (0, 5),
         (6, 11),
         (12, 23),
     ]
-    studies = cell.saes["beta0.1_seed0"].run.steering  # the paper-default SAE of each seed is steered
-    assert studies.filtering.calibration.report.effect < studies.filtering.before.effect
-    assert studies.promotion.users > 0 and studies.promotion.subject.endswith("to Horror, Comedy")
+    studies = cell.saes["beta0.1_seed0"].run.case_studies  # the paper-default SAE of each seed is steered
+    assert studies["filtering"].calibration.report.effect < studies["filtering"].before.effect
+    assert studies["promotion"].users > 0 and studies["promotion"].subject.endswith("to Horror, Comedy")
     # Three towers for the neuron and three for the direction, the penalty and xQuAD.
-    assert len(studies.popularity.curves) == 8
-    assert cell.saes["beta0_seed0"].run.steering.filtering is None  # the ablation runs are not
+    assert len(studies["popularity"].curves) == 8
+    assert not cell.saes["beta0_seed0"].run.case_studies  # the ablation runs are not
     assert (results / "dose_response.png").stat().st_size > 0 and (results / "steering_frontier.png").is_file()
     readme = (results / "README.md").read_text()
     assert readme == render_page(results) and "| synthetic_mf | 0.1 |" in readme
@@ -99,7 +108,7 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     assert len(parents) == 1 and len(children) == QUICK_RUNS - 1
     steered = next(c for c in children if c.info.run_name == "beta0.1_seed0")
     curve = client.get_metric_history(
-        steered.info.run_id, "steering/filtering/SAE: suppress its neuron on the user tower/effect"
+        steered.info.run_id, "case_studies/filtering/sae/suppress its neuron on the user tower/effect"
     )
     assert [m.step for m in curve] == list(range(len(curve))) and len(curve) > 5  # the dose-response curve
     assert {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
@@ -141,6 +150,25 @@ def test_committed_records_are_still_the_runs_their_configs_describe():
         assert cell.recommender.run.config_hash == recommender_hash(base), path
         for variant in cell_plan(base, settings):
             assert cell.saes[variant.name].run.config_hash == run_hash(variant.config), (path, variant.name)
+
+
+def test_committed_ablation_records_are_still_the_runs_their_arms_describe():
+    """Every record in results/ablation/ carries the hash of the config its arm describes today."""
+    settings = load_config(AblationConfig, ROOT / "configs" / "ablation.yaml")
+    cells = load_ablation(ROOT / "results")
+    checked = 0
+    for base in select_cells(settings, ROOT / "configs", None, None, "auto"):
+        cell = cells[cell_name(base)]
+        arms = cell_arms(base, settings, notebook_config(base, settings, ROOT / "configs", "auto"))
+        assert cell.recommenders[RECOMMENDER].run.config_hash == recommender_hash(base)
+        for name, recommender in cell.recommenders.items():
+            arm = arms[name.removeprefix(f"{RECOMMENDER}_")] if name != RECOMMENDER else arms["shipped"]
+            assert recommender.run.config_hash == recommender_hash(arm.config), name
+        for name, records in cell.arms.items():
+            for record in records:
+                assert record.run.config_hash == run_hash(arms[name].on(record.seed).config), (name, record.seed)
+                checked += 1
+    assert checked == sum(len(records) for cell in cells.values() for records in cell.arms.values()) > 40
 
 
 def test_committed_results_page_matches_the_latest_metrics():
@@ -189,7 +217,7 @@ def test_page_follows_the_configured_cut_offs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     record = load_runs(tmp_path / "r")["synthetic_mf"].saes["beta0.1_seed0"]
-    assert record.run.steering.promotion.k == 20
+    assert record.run.case_studies["promotion"].k == 20
     assert set(record.run.mono.popularity_neuron.percentile) == {10, 50}
     page = (tmp_path / "r" / "README.md").read_text()
     assert "audience with the item in top-20" in page and "top-30" not in page

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from monorec.config import ExperimentConfig
+from monorec.config import ExperimentConfig, upgrade_keys
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import DataError
@@ -132,7 +132,7 @@ def read_bundle(folder: Path, device: torch.device | str = "cpu", digest: str | 
         train_indptr=tensors["indptr"],
         train_items=tensors["items"],
         validation_users=tensors["validation_users"],
-        config=from_dict(ExperimentConfig, read_json(folder / "config.json")),
+        config=from_dict(ExperimentConfig, upgrade_keys(read_json(folder / "config.json"))),  # an old bundle's too
         metrics=read_result(SAERun, folder / "metrics.json") if (folder / "metrics.json").is_file() else None,
         digest=actual,
     )

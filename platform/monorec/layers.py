@@ -2,11 +2,12 @@
 
 A unit is a top-level module or subpackage of `monorec` (`sae`, `pipeline`). The order is the
 one a newcomer reads the code in: plain helpers, then typed settings and results, data and
-the training loop, the models, the SAE, naming its neurons, steering, bundles and serving,
-whole runs, and last the layers that drive runs (the search, the reproduction, the jobs'
-command line). Ray and MLflow sit in `distributed`, `tune` and `tracking` only, above the
-core they drive. `tests/test_layers.py` fails when a module imports from a higher layer,
-including imports inside functions, so the order cannot drift.
+the training loop, the models, the SAE, naming its neurons, steering (the controls one request
+applies), bundles, serving and the case studies that measure those controls, whole runs, and
+last the layers that drive runs (the search, the reproduction, the jobs' command line). Ray
+and MLflow sit in `distributed`, `tune` and `tracking` only, above the core they drive.
+`tests/test_layers.py` fails when a module imports from a higher layer, including imports
+inside functions, so the order cannot drift.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sae",),  # the sparse autoencoder, its loss, training and activation scan
     ("interpret",),  # naming neurons
     ("interventions", "explorer", "bundle"),  # steering; the explorer page; bundles
-    ("serving", "distributed", "tracking"),  # the service core; Ray Train; MLflow
+    ("serving", "case_studies", "distributed", "tracking"),  # the service core; the paper's studies; Ray Train; MLflow
     ("pipeline",),  # whole runs
     ("tune", "reproduction", "cli"),  # the search, the paper's reproduction, the jobs' command line
 )

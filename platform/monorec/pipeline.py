@@ -9,6 +9,7 @@ trained here, on Ray Train workers, or picked as the best trial of a search.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monorec.case_studies import run_case_studies
 from monorec.config import ExperimentConfig, config_hash, recommender_hash, run_hash
 from monorec.data import InteractionData, Split, load_split
 from monorec.data.profile import DataProfile
@@ -27,14 +29,7 @@ from monorec.explorer import explorer_payload, write_explorer
 from monorec.extras import require
 from monorec.interpret import interpret_sae, write_report
 from monorec.interventions import Calibrator, Steerer
-from monorec.interventions.case_studies import case_studies
-from monorec.recommenders import (
-    TwoTowerRecommender,
-    build_recommender,
-    fit_recommender_kind,
-    load_recommender,
-    save_recommender,
-)
+from monorec.recommenders import TwoTowerRecommender, fit_recommender_kind, load_recommender, save_recommender
 from monorec.results import (
     CaseStudies,
     DatasetSummary,
@@ -68,12 +63,13 @@ def run_recommender(
     write_json(output_dir / "config.json", to_dict(config))
     data, split = loaded or load_and_split(config)
     log.info("%s: %d test users", data.name, len(split.test_users))
+    remote = None
+    if config.ray.num_workers > 0:  # Ray Train workers run the kind's own training task, each on its shard
+        remote = functools.partial(
+            _fit_on_ray, "recommender", config=config, output_dir=output_dir, fingerprint=fingerprint, split=split
+        )
     with stage(config.model.traits.stage):
-        if config.ray.num_workers > 0:
-            model = build_recommender(config.model, data.n_users, data.n_items, config.train.seed)
-            result = _fit_on_ray("recommender", model, config, output_dir, fingerprint, split)
-        else:
-            model, result = fit_recommender_kind(config, data, split, FitOptions(output_dir, fingerprint))
+        model, result = fit_recommender_kind(config, data, split, FitOptions(output_dir, fingerprint), remote)
     k, rows, device = config.eval.k, tile_rows(config, model), result.device
     users = evaluated_users(split, config.eval.max_users)
     with stage("evaluate recommender"):
@@ -194,13 +190,13 @@ def finish_sae(
         fidelity = evaluate_sae(sae, recommender, split, config, device, folds.report, recommender_dir)
     with stage("interpret sae"):
         report = interpret_sae(sae, recommender, data, config.interpret)
-    steering = CaseStudies()
+    studies: CaseStudies = {}
     if config.case_studies.enabled:
         with stage("case studies"):
             steerer = Steerer(recommender, sae, report.labels, data.item_ids, data.items)
             calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
-            steering = case_studies(calibrator, data, split, report, config.case_studies, folds.report)
-    run = SAERun(fidelity, report.mono, steering, training, run_hash(config))
+            studies = run_case_studies(calibrator, data, split, report, config.case_studies, folds.report)
+    run = SAERun(fidelity, report.mono, studies, training, run_hash(config))
     reference = {**recommender_reference, "dataset": data.name, "dataset_checksum": data.checksum}
     save_sae(sae, output_dir, reference)
     title = f"SAE report: {data.name} {config.model.kind}"

@@ -4,9 +4,11 @@ Requests speak the dataset's original user and item ids; unknown ids and labels 
 `UnknownIdError` (the service turns it into a 404). With no intervention, recommendations are
 the frozen recommender's own ranking (original embeddings); with interventions they come from
 the SAE's edited codes, decoded and scored by the same frozen model (`monorec.interventions`).
-A user the model never saw is given by their history instead of an id: their embedding is
-folded in against the frozen model (`monorec.recommenders.fold_in`, per model kind) and is
-steered, calibrated and explained like a known user's; the history's items leave the list.
+A user the model never saw is given by their history instead of an id: their embedding comes
+the kind's own way (`KindSpec.fold_in`), fitted against the frozen model
+(`monorec.recommenders.fold_in`) or by one forward pass of a user tower that is a function of
+the history (`monorec.recommenders.history`), and is steered, calibrated and explained like a
+known user's; the history's items leave the list.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ artifacts live beside it. The default is an absolute path on purpose: a job subm
 `ray job submit --working-dir .` runs in a temporary copy that Ray deletes later.
 
 Metric names come from the typed results (`monorec.results.mlflow_metrics`): `fidelity/rbo`,
-`mono/concepts/Horror/purity/10`, `steering/filtering/share_after`. This module is the only one
+`mono/concepts/Horror/purity/10`, `case_studies/filtering/before/effect`. This module is the only one
 that imports MLflow (`tests/test_kinds.py` checks it): the jobs, the search and the Serve app
 go through a `Tracker`, whose every call to the store is retried while SQLite is locked.
 """

@@ -29,51 +29,6 @@ def from_dict(
     return _Converter(error, noun).dataclass(cls, values, key)
 
 
-STRICT_SCALARS = frozenset({"float", "bool", "str"})
-
-
-def strict_scalars(core_schema: Any) -> Any:
-    """A pydantic core schema whose scalars take exactly what JSON Schema calls their type.
-
-    For types an HTTP layer validates (`__get_pydantic_core_schema__`): pydantic coerces by
-    default (`0` to false, `"1.5"` to 1.5, `"10"` to 10), which would accept bodies the OpenAPI
-    document calls invalid. Numbers, booleans and strings become strict; an integer still takes
-    10.0, which JSON Schema counts as an integer, but no text and no boolean. Lists and tuples
-    stay as they are (JSON has only arrays). No pydantic import: the schema is plain dicts.
-    """
-    if isinstance(core_schema, dict):
-        kind = core_schema.get("type")
-        if kind in STRICT_SCALARS:
-            core_schema["strict"] = True
-        elif kind == "int":
-            inner = dict(core_schema)
-            core_schema.clear()
-            core_schema.update(
-                {"type": "function-before", "function": {"type": "no-info", "function": _no_text}, "schema": inner}
-            )
-            return core_schema
-        for value in core_schema.values():
-            strict_scalars(value)
-    elif isinstance(core_schema, list):
-        for value in core_schema:
-            strict_scalars(value)
-    return core_schema
-
-
-class StrictOverHttp:
-    """Mixin for a type an HTTP layer validates: pydantic takes it without coercion (`strict_scalars`)."""
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type, handler: Any) -> Any:
-        return strict_scalars(handler(source))
-
-
-def _no_text(value: Any) -> Any:
-    if isinstance(value, (bool, str, bytes)):
-        raise ValueError("Input should be a valid integer")  # pydantic reports it as a validation error
-    return value
-
-
 def to_dict(value: Any) -> dict:
     """A dataclass as nested plain dicts and lists (the JSON form `from_dict` reads back)."""
     return dataclasses.asdict(value)

@@ -3,6 +3,7 @@
 Kept few and small: each TorchTrainer start costs tens of seconds on a 2-core machine.
 """
 
+import dataclasses
 import os
 import signal
 import threading
@@ -14,7 +15,7 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from monorec.config import ExperimentConfig, load_config  # noqa: E402
+from monorec.config import ExperimentConfig, RayConfig, load_config  # noqa: E402
 from monorec.data import load_split  # noqa: E402
 from monorec.evaluation import evaluate_ranking, popularity_scores  # noqa: E402
 from monorec.recommenders import build_recommender, train_recommender  # noqa: E402
@@ -28,20 +29,35 @@ def _config(*overrides: str) -> ExperimentConfig:
 
 
 def test_single_worker_equals_the_core_loop(local_ray, tmp_path):
-    """Recommender then SAE on one Ray Train worker, streaming its pairs through Ray Data in several
-    shuffle windows, give the plain core results from memory (same seeds)."""
+    """Recommender then SAE on one Ray Train worker, streaming their pairs through Ray Data in several
+    shuffle windows, give the plain core results from memory (same seeds). The recommender is a
+    planted kind whose loss is not BCE (`planted_kinds.SQUARED`), trained by the pipeline: the
+    worker runs the kind's own training task, as this process does."""
+    import planted_kinds
+    from ray import cloudpickle
+
     from monorec.distributed.train import fit_on_ray
+    from monorec.pipeline import run_recommender
+    from monorec.recommenders import fit_recommender_kind, load_recommender
 
     windows = ["train.shuffle_window=5000", "sae_train.shuffle_window=4000"]
     config = _config("train.epochs=3", "ray.num_workers=1", "sae_train.epochs=2", "sae_train.device=cpu", *windows)
-    _, split = load_split(config.data)
-    state, history = fit_on_ray("recommender", config, tmp_path, "single", split)
+    data, split = load_split(config.data)
     assert len(split.train_users) > 2 * config.train.shuffle_window  # several windows per epoch
-    core = build_recommender(config.model, split.n_users, split.n_items, config.train.seed)
-    result = train_recommender(core, split, config.train)
-    assert [h["loss"] for h in history] == pytest.approx([h["loss"] for h in result.history], rel=1e-5)
-    assert all(torch.allclose(state[name], value, atol=1e-5) for name, value in core.state_dict().items())
+    cloudpickle.register_pickle_by_value(planted_kinds)  # its code travels to the worker, as a cluster job's does
+    try:
+        with planted_kinds.registered(planted_kinds.SQUARED) as kind:
+            planted = dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind.traits.name))
+            run_recommender(planted, tmp_path / "planted", (data, split))
+            here, result = fit_recommender_kind(dataclasses.replace(planted, ray=RayConfig()), data, split)
+            on_ray = load_recommender(tmp_path / "planted")[0].state_dict()
+    finally:
+        cloudpickle.unregister_pickle_by_value(planted_kinds)
+    assert result.final_loss < 0.25  # its own loss: a squared error on probabilities (BCE starts near 0.69)
+    assert all(torch.allclose(on_ray[name], value, atol=1e-5) for name, value in here.state_dict().items())
 
+    core = build_recommender(config.model, split.n_users, split.n_items, config.train.seed)
+    train_recommender(core, split, config.train)
     core.requires_grad_(False)
     sae_state, sae_history = fit_on_ray("sae", config, tmp_path, "single-sae", split, core)
     assert not list(tmp_path.glob("ray/*-pairs"))  # the parquet copy of the pairs is removed after training

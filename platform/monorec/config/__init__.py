@@ -11,17 +11,12 @@ from monorec.config.experiment import (
     run_hash,
 )
 from monorec.config.files import apply_overrides, load_config
+from monorec.config.model import ModelConfig, upgrade_keys
 from monorec.config.sae import Activation, CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig
-from monorec.config.training import (
-    EmbeddingFiles,
-    EvalConfig,
-    ModelConfig,
-    ModelKind,
-    RayConfig,
-    TorchModuleSpec,
-    TrainConfig,
-)
+from monorec.config.training import EvalConfig, RayConfig, TrainConfig
 from monorec.config.tune import SearchRange, TrackingConfig, TuneConfig
+from monorec.kinds.embeddings import EmbeddingFiles
+from monorec.kinds.module import TorchModuleSpec
 
 __all__ = [
     "AblationConfig",
@@ -35,7 +30,6 @@ __all__ = [
     "InterpretConfig",
     "LastfmConfig",
     "ModelConfig",
-    "ModelKind",
     "RayConfig",
     "ReproduceConfig",
     "SAEConfig",
@@ -52,4 +46,5 @@ __all__ = [
     "load_config",
     "recommender_hash",
     "run_hash",
+    "upgrade_keys",
 ]

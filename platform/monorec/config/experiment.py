@@ -9,11 +9,12 @@ from typing import Any
 
 from monorec.config.checks import at_least, within
 from monorec.config.data import DataConfig
+from monorec.config.model import ModelConfig, model_identity
 from monorec.config.sae import CaseStudyConfig, InterpretConfig, SAEConfig, SAETrainConfig, Study
-from monorec.config.training import EvalConfig, ModelConfig, RayConfig, TrainConfig
+from monorec.config.training import EvalConfig, RayConfig, TrainConfig
 from monorec.config.tune import TrackingConfig, TuneConfig
 from monorec.errors import ConfigError
-from monorec.kinds import KINDS, OPTIONAL_SETTINGS
+from monorec.kinds import KINDS
 from monorec.typed import to_dict
 
 RECOMMENDER_SECTIONS = ("data", "model", "train", "eval")
@@ -169,16 +170,14 @@ OPT_INS = {  # settings whose default leaves them out of every hash: adding one 
 
 
 def _identity(config: ExperimentConfig) -> dict:
-    """The config as hashed: model settings that do not apply to its kind are left out.
+    """The config as hashed: the settings of other model kinds are left out (`model_identity`).
 
-    So adding a setting for one kind (LightGCN's `layers`, the `embeddings` and `module`
-    sources) or an opt-in at its default (`OPT_INS`) never changes the hash, and so never
-    invalidates the saved runs, of a config that does not use it.
+    So adding a kind, a setting for one kind (LightGCN's `model.lightgcn.layers`) or an opt-in
+    at its default (`OPT_INS`) never changes the hash, and so never invalidates the saved runs,
+    of a config that does not use it.
     """
     values = to_dict(config)
-    model = values["model"]
-    for setting in OPTIONAL_SETTINGS - config.model.traits.own_settings:
-        model.pop(setting)
+    values["model"] = model_identity(config.model)
     for (section, setting), default in OPT_INS.items():
         if values[section][setting] == default:
             values[section].pop(setting)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import yaml
 
+from monorec.config.model import upgrade_key, upgrade_keys
 from monorec.errors import ConfigError
 from monorec.typed import from_dict
 
@@ -23,20 +24,24 @@ def load_config(cls: type[T], path: str | Path | None, overrides: list[str] | tu
     """Read a YAML config file (or only defaults when `path` is None) and apply overrides.
 
     A file may start from another with `base: other.yaml` (relative to the file): the base is
-    read first and this file's values are merged over it, section by section.
+    read first and this file's values are merged over it, section by section. Old keys, in the
+    file or an override, are read as their new ones with a note (`upgrade_keys`).
     """
     values = _read_yaml(Path(path)) if path is not None else {}
     return from_dict(cls, apply_overrides(values, list(overrides)))
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
-    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict, returning a new dict."""
+    """Apply `a.b.c=value` strings (value parsed as YAML) to a nested dict, returning a new dict.
+
+    An old key (`model.hidden`) sets its new one (`model.ncf.hidden`), with a note (`upgrade_key`).
+    """
     result = json.loads(json.dumps(values))
     for override in overrides:
         dotted, sep, raw = override.partition("=")
         if not sep or not dotted.strip():
             raise ConfigError(f"--set expects key=value, got {override!r}")
-        *parents, leaf = dotted.strip().split(".")
+        *parents, leaf = upgrade_key(dotted.strip()).split(".")
         node = result
         for part in parents:
             node = node.setdefault(part, {})
@@ -60,6 +65,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections")
+    values = upgrade_keys(values)
     base = values.pop("base", None)
     if base is None:
         return values

@@ -1,89 +1,12 @@
-"""The recommender's sections: `model`, `train`, `eval`, and `ray` (where training runs)."""
+"""The recommender's training sections: `train`, `eval`, and `ray` (where training runs); `model` is in `model.py`."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 from monorec.config.checks import at_least, positive
 from monorec.errors import ConfigError
-from monorec.kinds import KINDS, KindTraits, ModelKind
-
-
-@dataclasses.dataclass
-class EmbeddingFiles:
-    """`model.kind: embeddings`: user and item tables trained elsewhere, scored by a dot product.
-
-    Each of `users` and `items` is a parquet file with an `id` column, one column per factor
-    (or one list column `embedding`) and optionally a `bias` column; or a .npy matrix with its
-    ids in `user_ids` / `item_ids` (.npy or a text file, one id per line) and optional biases
-    in `item_biases` (.npy). Ids must match the interactions' exactly (docs/method.md §1).
-    """
-
-    users: str = ""
-    items: str = ""
-    user_ids: str | None = None
-    item_ids: str | None = None
-    item_biases: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.users or not self.items:
-            raise ConfigError("model.embeddings needs both `users` and `items` files")
-
-
-@dataclasses.dataclass
-class TorchModuleSpec:
-    """`model.kind: module`: your own two-tower PyTorch module (`monorec.recommenders.custom`).
-
-    `path` is "file.py:ClassName" or "package.module:ClassName"; the class is built with `args`
-    as keyword arguments and its weights are read from `weights` (.safetensors, or a .pt state
-    dict loaded with weights_only=True: never pickle). Rows of its towers are in `user_ids` /
-    `item_ids` order (files as in `EmbeddingFiles`), or in the dataset's index order when unset.
-    """
-
-    path: str = ""
-    weights: str = ""
-    args: dict[str, Any] = dataclasses.field(default_factory=dict)
-    user_ids: str | None = None
-    item_ids: str | None = None
-
-    def __post_init__(self) -> None:
-        if ":" not in self.path or not self.weights:
-            raise ConfigError("model.module needs `path` (file.py:ClassName or package.module:ClassName) and `weights`")
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    """The two-tower recommender: trained by monorec, by `implicit`, or brought from elsewhere.
-
-    mf / ncf / lightgcn: trained by monorec (`train`: BCE with sampled negatives for MF and NCF,
-        BPR for LightGCN, which propagates `layers` times over the normalised interaction graph);
-    als / bpr: trained by `implicit` (the `[implicit]` extra) with `embedding_dim` factors,
-        `train.epochs` iterations, `train.weight_decay` as regularisation and, for BPR, `train.lr`;
-    embeddings: factor tables from files (`embeddings`); module: your own towers (`module`).
-    """
-
-    kind: ModelKind = "mf"
-    embedding_dim: int = 20
-    hidden: list[int] = dataclasses.field(default_factory=lambda: [64, 32, 16])
-    layers: int = 3
-    embeddings: EmbeddingFiles | None = None
-    module: TorchModuleSpec | None = None
-
-    def __post_init__(self) -> None:
-        at_least("model.embedding_dim", self.embedding_dim, 1)
-        at_least("model.layers", self.layers, 1)
-        for size in self.hidden:
-            at_least("model.hidden[]", size, 1)
-        for traits in KINDS.values():  # `model.embeddings`, `model.module`: what a loaded kind reads
-            if traits.source is not None and (self.kind == traits.name) != (getattr(self, traits.source) is not None):
-                raise ConfigError(
-                    f"model.{traits.source} is set exactly when model.kind is {traits.name} (kind is {self.kind})"
-                )
-
-    @property
-    def traits(self) -> KindTraits:
-        return KINDS[self.kind]
 
 
 @dataclasses.dataclass

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 
 import numpy as np
+import torch
 
 from monorec.data.dataset import InteractionData
 from monorec.data.distinct import sample_distinct
@@ -32,6 +33,19 @@ def user_csr(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.nda
     keys = users.astype(np.int64) * span + items
     keys.sort()
     return indptr, np.remainder(keys, span, out=keys).astype(items.dtype, copy=False)
+
+
+def csr_rows(indptr: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSR rows `rows` gathered without a Python loop: (each value's position in `rows`, the values).
+
+    Each row's values keep their stored order (a history stays a sequence).
+    """
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    owner = torch.repeat_interleave(torch.arange(len(rows), device=values.device), lengths)
+    offsets = torch.arange(len(owner), device=values.device) - torch.repeat_interleave(
+        torch.cumsum(lengths, 0) - lengths, lengths
+    )
+    return owner, values[torch.repeat_interleave(starts, lengths) + offsets]
 
 
 @dataclasses.dataclass(frozen=True)

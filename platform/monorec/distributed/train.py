@@ -3,9 +3,11 @@
 The driver, which holds the split, writes the pairs to train on for Ray Data
 (`monorec.distributed.pairs`); each worker streams its shard and runs the unchanged core
 training function on it, with gradients all-reduced over the process group TorchTrainer sets
-up (gloo on CPU, NCCL on GPU). What a worker needs beyond its shard travels in Ray's object
-store: the sorted positive keys its negative sampler rejects (shared, zero-copy, by the workers
-of a node), and for the SAE the frozen recommender and the validation users' seen items.
+up (gloo on CPU, NCCL on GPU): for the recommender, its kind's own training task (`KindSpec`,
+which travels with the payload, so a kind registered at run time trains too). What a worker
+needs beyond its shard travels in Ray's object store: the sorted positive keys its negative
+sampler rejects (shared, zero-copy, by the workers of a node), and for the SAE the frozen
+recommender and the validation users' seen items.
 Rank 0 writes the core checkpoint after every epoch and reports it to Ray Train with the
 epoch's metrics; when a worker dies, Ray restarts the group (up to `ray.max_failures` times)
 and every worker resumes from that checkpoint.
@@ -30,8 +32,9 @@ from monorec.data.sampling import NegativeSampler, positive_keys
 from monorec.distributed import init_ray, storage_path
 from monorec.distributed.pairs import RayDataPairs, ordered_ingest, read_pairs, remove_pairs, write_pairs
 from monorec.distributed.payload import make_payload, payload_config, payload_recommender, restore_checkpoint
+from monorec.kinds import register
 from monorec.parallel import DataParallel
-from monorec.recommenders import TwoTowerRecommender, build_recommender
+from monorec.recommenders import KindSpec, TwoTowerRecommender, kind_spec
 from monorec.recommenders.training import CHECKPOINT as RECOMMENDER_CHECKPOINT
 from monorec.recommenders.training import RecommenderTask, fit_recommender
 from monorec.sae import build_sae
@@ -74,7 +77,9 @@ def fit_on_ray(
     pairs = write_pairs(split.train_users, split.train_items, seed, pairs_folder, window, rows)
     trainer = TorchTrainer(
         _worker,
-        train_loop_config=make_payload(config, recommender, stage=stage, fingerprint=fingerprint, **extras),
+        train_loop_config=make_payload(
+            config, recommender, stage=stage, fingerprint=fingerprint, kind=kind_spec(config.model.kind), **extras
+        ),
         scaling_config=ScalingConfig(
             num_workers=config.ray.num_workers, use_gpu=config.ray.use_gpu, placement_strategy=config.ray.placement
         ),
@@ -97,6 +102,8 @@ def fit_on_ray(
 
 
 def _worker(payload: dict) -> None:
+    kind: KindSpec = payload["kind"]
+    register(kind.traits)  # a worker knows the built-in kinds; this makes one registered at run time known too
     config = payload_config(payload)
     parallel = DataParallel.from_process_group()
     device = ray.train.torch.get_device()
@@ -115,12 +122,12 @@ def _worker(payload: dict) -> None:
 
         if stage == "recommender":
             train = dataclasses.replace(config.train, device=str(device))
-            model = build_recommender(config.model, payload["n_users"], payload["n_items"], train.seed)
+            model = kind.new(config.model, payload["n_users"], payload["n_items"], train.seed)
             keys = ray.get(payload["positive_keys"])
             sampler = NegativeSampler(
                 keys, payload["n_items"], payload["item_counts"], train.negative_sampling, device, seed=train.seed
             )
-            fit_recommender(model, pairs, sampler, train, options)
+            fit_recommender(model, pairs, sampler, train, options, kind.task)
         else:
             recommender = payload_recommender(payload).to(device)
             sae = build_sae(config, recommender.embedding_dim)

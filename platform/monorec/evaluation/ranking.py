@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from monorec.data.split import Split
+from monorec.data.split import Split, csr_rows
 from monorec.results import Ranking, RankingMetrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
@@ -142,12 +142,7 @@ def mask_training_items(
     scores: torch.Tensor, users: torch.Tensor, indptr: torch.Tensor, train_items: torch.Tensor
 ) -> torch.Tensor:
     """Set each user's training positives to -inf, gathering their CSR rows without a Python loop."""
-    starts, lengths = indptr[users], indptr[users + 1] - indptr[users]
-    rows = torch.repeat_interleave(torch.arange(len(users), device=scores.device), lengths)
-    offsets = torch.arange(len(rows), device=scores.device) - torch.repeat_interleave(
-        torch.cumsum(lengths, 0) - lengths, lengths
-    )
-    items = train_items[torch.repeat_interleave(starts, lengths) + offsets]
+    rows, items = csr_rows(indptr, train_items, users)
     return scores.index_put((rows, items), torch.tensor(float("-inf"), device=scores.device))
 
 

@@ -29,7 +29,7 @@ from monorec.interventions.steering import Intervention, Steerer
 from monorec.interventions.targets import Target
 
 Mask = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scores, users) -> scores with seen items at -inf
-MAX_STRENGTH = {"suppress": 16.0, "boost": 32.0}
+SEARCH_CEILING = {"suppress": 16.0, "boost": 32.0}  # the largest strength calibration tries, per operation
 BISECTION_STEPS = 12
 
 
@@ -115,7 +115,7 @@ class Calibrator:
             target = intervention.target
             raise UnreachableTargetError(
                 f"target unreachable: at the largest {intervention.op} strength tried "
-                f"({MAX_STRENGTH[intervention.op]:g}) the {target.measure} is {found.effect:.3f} over "
+                f"({SEARCH_CEILING[intervention.op]:g}) the {target.measure} is {found.effect:.3f} over "
                 f"{found.users} validation users (target {'<=' if target.lower_is_better else '>='} {target.bound:g})"
             )
         return intervention.at(found.strength), found
@@ -161,15 +161,15 @@ class Calibrator:
             return effect(self.mask(scores, users)).mean().item()
 
         start = mean_effect(0.0)
-        if target.met(start):
+        if target.met(start, len(users)):
             return Calibrated(0.0, start, len(users))
-        grid = strength_grid(max(MAX_STRENGTH[edit.op] for edit in edits))
+        grid = strength_grid(max(SEARCH_CEILING[edit.op] for edit in edits))
         low = 0.0
         for high in grid:  # the first grid strength that meets it, then bisect below it
-            if target.met(mean_effect(high)):
+            if target.met(mean_effect(high), len(users)):
                 for _ in range(BISECTION_STEPS):
                     middle = (low + high) / 2
-                    low, high = (low, middle) if target.met(mean_effect(middle)) else (middle, high)
+                    low, high = (low, middle) if target.met(mean_effect(middle), len(users)) else (middle, high)
                 return Calibrated(high, mean_effect(high), len(users))
             low = high
         return Calibrated(None, mean_effect(grid[-1]), len(users))

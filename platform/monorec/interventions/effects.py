@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ import torch
 from monorec.data.split import Split
 from monorec.evaluation.fidelity import rbo
 from monorec.evaluation.ranking import expected_ranks, metrics_from_ranks
+from monorec.interventions.controls import Control
 from monorec.results import Curve, Steered
 
 NEG_INF = float("-inf")
@@ -77,6 +78,18 @@ class Lists:
 
     def subset(self, rows: torch.Tensor) -> Lists:
         return dataclasses.replace(self, users=self.users[rows], before=self.before[rows])
+
+    def unedited(self, users: torch.Tensor) -> torch.Tensor:
+        """The unedited scores of these lists' users (a control's base): the very rows every method is measured
+        against, not scores recomputed for another batch, whose float rounding could differ."""
+        if users is self.users or torch.equal(users, self.users):
+            return self.before
+        row = {int(user): index for index, user in enumerate(self.users.tolist())}
+        return self.before[torch.as_tensor([row[int(user)] for user in users.tolist()], device=self.before.device)]
+
+    def trace(self, control: Control, grid: Sequence[float]) -> list[Steered]:
+        """The control's dose-response on these users: one measured point per strength of `grid`."""
+        return [self.measure(control.scores(self.users, strength), strength) for strength in grid]
 
 
 def heldout_ndcg(masked_scores: torch.Tensor, split: Split, users: torch.Tensor, k: int = 10) -> float:

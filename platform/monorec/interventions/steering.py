@@ -27,8 +27,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar, Literal, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
 
 import pandas as pd
 import torch
@@ -40,18 +40,17 @@ from monorec.interventions.directions import POPULARITY, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.model import Encoded
-from monorec.typed import StrictOverHttp
 
 Operation = Literal["suppress", "boost", "scale", "set"]
 DEFAULT_STRENGTH = {"suppress": 1.0, "boost": 1.0, "scale": 1.0}  # `set` needs an explicit value
-MAX_STRENGTH = 1e4
+STRENGTH_LIMIT = 1e4  # the largest |strength| a request may give (the calibrator searches far below: SEARCH_CEILING)
 MAX_ITEMS = 100
 MAX_NAMED = 60  # concepts an unknown-concept error lists
 CALIBRATED_OPS = ("suppress", "boost")  # a target needs a strength whose effect grows with it
 
 
 @dataclasses.dataclass(frozen=True)
-class Intervention(StrictOverHttp):
+class Intervention:
     """One edit of SAE codes, the same type from an HTTP body to the steering code.
 
     `neuron` is a neuron id or a label ("Horror": every neuron carrying it, alike); `concept`
@@ -62,9 +61,6 @@ class Intervention(StrictOverHttp):
     (`monorec.interventions.calibration`). Invalid combinations fail at construction.
     """
 
-    # Read by pydantic when the HTTP layer validates a body into this dataclass (no import needed).
-    __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "allow_inf_nan": False}
-
     neuron: int | str | None = None
     op: Operation = "suppress"
     strength: float | None = None
@@ -73,46 +69,12 @@ class Intervention(StrictOverHttp):
     target: Target | None = None
     concept: str | None = None
 
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:
-        """The HTTP schema says what `__post_init__` checks, so a client generated from it sends only valid edits."""
-        schema = handler(core_schema)
-        fields = handler.resolve_ref_schema(schema)
-        fields["properties"]["strength"] = {
-            "anyOf": [{"type": "number", "minimum": -MAX_STRENGTH, "maximum": MAX_STRENGTH}, {"type": "null"}],
-            "default": None,
-        }
-        fields["properties"]["item_ids"] |= {"maxItems": MAX_ITEMS}
-        given, absent = {"not": {"type": "null"}}, {"type": "null"}
-        calibrated = {"enum": list(CALIBRATED_OPS)}
-        fields["allOf"] = [
-            {
-                "oneOf": [  # a neuron (id or label) or a concept direction
-                    {"required": ["neuron"], "properties": {"neuron": given, "concept": absent}},
-                    {"required": ["concept"], "properties": {"concept": {"type": "string"}, "neuron": absent}},
-                ]
-            },
-            {"not": {"required": ["strength", "target"], "properties": {"strength": given, "target": given}}},
-            _unless("target", {"properties": {"op": calibrated}}),  # a target calibrates suppress or boost
-            _unless("strength", {"not": {"required": ["op"], "properties": {"op": {"const": "set"}}}}, given=False),
-            _unless(  # suppress and boost take a strength >= 0
-                "strength", {"required": ["op"], "properties": {"op": {"enum": ["scale", "set"]}}}, minimum=0
-            ),
-            {  # item_ids name items of the item tower
-                "anyOf": [
-                    {"properties": {"item_ids": {"maxItems": 0}}},
-                    {"required": ["tower"], "properties": {"tower": {"enum": ["item", "both"]}}},
-                ]
-            },
-        ]
-        return schema
-
     def __post_init__(self) -> None:
         if (self.neuron is None) == (self.concept is None):
             raise InvalidRequestError("an intervention names exactly one of neuron and concept")
         if self.strength is not None:
-            if not math.isfinite(self.strength) or abs(self.strength) > MAX_STRENGTH:
-                raise InvalidRequestError(f"strength must be finite and within ±{MAX_STRENGTH:g}")
+            if not math.isfinite(self.strength) or abs(self.strength) > STRENGTH_LIMIT:
+                raise InvalidRequestError(f"strength must be finite and within ±{STRENGTH_LIMIT:g}")
             if self.op in CALIBRATED_OPS and self.strength < 0:
                 raise InvalidRequestError(f"{self.op} takes a strength >= 0 (use scale for a signed factor)")
         if len(self.item_ids) > MAX_ITEMS:
@@ -139,17 +101,6 @@ class Intervention(StrictOverHttp):
     def at(self, strength: float) -> Intervention:
         """The same edit at a given strength (no target)."""
         return dataclasses.replace(self, strength=strength, target=None)
-
-
-def _unless(field: str, otherwise: dict, given: bool = True, minimum: float | None = None) -> dict:
-    """JSON Schema: `field` absent or null (or, with `minimum`, at least it), else `otherwise` holds.
-
-    `given=False` turns it around: `field` present and non-null, else `otherwise` holds.
-    """
-    if not given:
-        return {"anyOf": [{"required": [field], "properties": {field: {"type": "number"}}}, otherwise]}
-    allowed = {"anyOf": [{"type": "null"}, {"minimum": minimum}]} if minimum is not None else {"type": "null"}
-    return {"anyOf": [{"not": {"required": [field]}}, {"properties": {field: allowed}}, otherwise]}
 
 
 def edited_codes(codes: torch.Tensor, op: Operation, strength: float, reference: torch.Tensor) -> torch.Tensor:
@@ -179,10 +130,9 @@ class BiasReadout:
 
     P are the neurons of the popularity direction: popularity lives largely in the biases, and
     an item edit that changes z_i by Δz moves its bias by Δz[P] · c. Other neurons are left out
-    because their coefficients are confounded (on Last.FM MF, 63 of the 70 coefficients of a
-    read-out from all neurons were negative and none above 0.04, so boosting any genre on an item
-    lowered its bias and buried it). `weights` is (m,), zero outside P; `r2` says how much of the
-    biases' variance P explains.
+    because their coefficients are confounded (on Last.FM MF most coefficients of a read-out from
+    all neurons were negative, so boosting any genre on an item lowered its bias and buried it).
+    `weights` is (m,), zero outside P; `r2` says how much of the biases' variance P explains.
     """
 
     weights: torch.Tensor  # (m,)

@@ -6,25 +6,39 @@ item_reach       the item is in the top-k of at least `at_least` of the audience
                  (validation users whose most frequent concept is one of `audience`, or all)
 long_tail_share  the long-tail share of the top-k is at least `at_least` (over every
                  validation user; long tail = items outside the 20% most popular)
+
+Each measure is a count over list slots (a share of `users x k` slots, a reach of `users` lists),
+so a target is met by counts: round(measure x slots) against bound x slots, the bound read as
+the decimal it was written as. A float32 mean never decides it: 50 of 500 slots meet "at most
+0.1" although their float32 mean, 0.10000000149, exceeds 0.1.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import ClassVar, Literal
+from fractions import Fraction
+from typing import Literal
 
 from monorec.errors import InvalidRequestError
-from monorec.typed import StrictOverHttp
 
 Measure = Literal["concept_share", "item_reach", "long_tail_share"]
 MAX_K = 1000
+PER_LIST = ("item_reach",)  # measures of one count per user's list; the others count each of its k slots
+
+
+def slots(measure: str, users: int, k: int) -> int:
+    """How many slots a mean of `measure` over `users` lists of `k` items averages."""
+    return users if measure in PER_LIST else users * k
+
+
+def within(value: float, bound: float, lower_is_better: bool, slots: int) -> bool:
+    """Whether a mean measure over `slots` meets its bound, compared as counts (module docstring)."""
+    count, limit = round(value * slots), Fraction(repr(bound)) * slots
+    return count <= limit if lower_is_better else count >= limit
 
 
 @dataclasses.dataclass(frozen=True)
-class Target(StrictOverHttp):
-    __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "allow_inf_nan": False}
-
+class Target:
     measure: Measure
     k: int = 10
     at_most: float | None = None
@@ -32,20 +46,6 @@ class Target(StrictOverHttp):
     concept: str | None = None
     item_id: int | str | None = None
     audience: tuple[str, ...] = ()
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: object, handler: Callable) -> dict:
-        """The HTTP schema says what `__post_init__` checks: per measure, its one bound and what it names."""
-        schema = handler(core_schema)
-        fields = handler.resolve_ref_schema(schema)
-        fields["properties"]["k"] |= {"minimum": 1, "maximum": MAX_K}
-        share = {"type": "number", "minimum": 0, "maximum": 1}
-        fields["oneOf"] = [
-            _measure("concept_share", at_most=share, concept={"type": "string", "minLength": 1}),
-            _measure("item_reach", at_least=share, item_id={"type": ["integer", "string"]}),
-            _measure("long_tail_share", at_least=share),
-        ]
-        return schema
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= MAX_K:
@@ -71,12 +71,6 @@ class Target(StrictOverHttp):
     def lower_is_better(self) -> bool:
         return self.at_most is not None
 
-    def met(self, value: float) -> bool:
-        return value <= self.bound if self.lower_is_better else value >= self.bound
-
-
-def _measure(name: str, **needed: dict) -> dict:
-    """One measure's shape: the fields it needs (non-null), the other bound absent or null."""
-    other = "at_least" if "at_most" in needed else "at_most"
-    properties = {"measure": {"const": name}, other: {"type": "null"}, **needed}
-    return {"properties": properties, "required": ["measure", *needed]}
+    def met(self, value: float, users: int) -> bool:
+        """Whether the measure's mean `value` over `users` validation users meets the target (counts)."""
+        return within(value, self.bound, self.lower_is_better, slots(self.measure, users, self.k))

@@ -1,4 +1,9 @@
-"""Two-tower recommenders: MF, NCF and LightGCN trained here, ALS and BPR, files, your own towers."""
+"""Two-tower recommenders: MF, NCF and LightGCN trained here, ALS and BPR, files, your own towers.
+
+Each kind's model and its `KindSpec` share a module (`mf.py`, `ncf.py`, `lightgcn.py`,
+`implicit_models.py`, `embedding_files.py`, `custom.py`); its torch-free declaration is in
+`monorec.kinds`, which says where the spec is (`registry.kind_spec`).
+"""
 
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.custom import ModuleRecommender, TwoTowerModule
@@ -8,7 +13,6 @@ from monorec.recommenders.mf import MatrixFactorization
 from monorec.recommenders.ncf import NeuralCF
 from monorec.recommenders.persistence import load_recommender, save_recommender
 from monorec.recommenders.registry import (
-    REGISTRY,
     KindSpec,
     build_recommender,
     fit_recommender_kind,
@@ -18,7 +22,6 @@ from monorec.recommenders.registry import (
 from monorec.recommenders.training import TrainResult, train_recommender
 
 __all__ = [
-    "REGISTRY",
     "FactorModel",
     "KindSpec",
     "LightGCN",

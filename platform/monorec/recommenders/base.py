@@ -2,13 +2,15 @@
 
 `logits(user_idx, item_idx, user_emb, item_emb)` takes the embeddings as arguments so that
 reconstructed or edited embeddings can be scored by the frozen model; anything that is not an
-embedding (MF's biases) stays looked up by index.
+embedding (MF's biases) stays looked up by index. The user tower is a table by default; a
+kind whose user vector is a function of the user's history has none (`user_table`,
+`recommenders.history`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from abc import ABC
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
@@ -19,12 +21,12 @@ if TYPE_CHECKING:
     from monorec.config import ModelConfig
 
 
-def embedding_tables(n_users: int, n_items: int, dim: int) -> tuple[nn.Embedding, nn.Embedding]:
-    """User and item tables initialised N(0, 0.1^2), as every model monorec trains starts (MF, NCF, LightGCN)."""
-    users, items = nn.Embedding(n_users, dim), nn.Embedding(n_items, dim)
-    for table in (users, items):
+def embedding_tables(*rows: int, dim: int) -> list[nn.Embedding]:
+    """Tables of `rows` rows initialised N(0, 0.1^2), as every model monorec trains starts (MF, NCF, LightGCN)."""
+    tables = [nn.Embedding(n, dim) for n in rows]
+    for table in tables:
         nn.init.normal_(table.weight, std=0.1)
-    return users, items
+    return tables
 
 
 def _rows(table: nn.Embedding, index: torch.Tensor | None) -> torch.Tensor:
@@ -37,11 +39,15 @@ def _rows(table: nn.Embedding, index: torch.Tensor | None) -> torch.Tensor:
 
 class TwoTowerRecommender(nn.Module, ABC):
     kind: str
+    user_table: ClassVar[bool] = True  # False: no user table, `user_embeddings` computes them (a history tower)
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int) -> None:
         super().__init__()
         self.n_users, self.n_items, self.embedding_dim = n_users, n_items, embedding_dim
-        self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, embedding_dim)
+        if self.user_table:
+            self.user_embedding, self.item_embedding = embedding_tables(n_users, n_items, dim=embedding_dim)
+        else:
+            (self.item_embedding,) = embedding_tables(n_items, dim=embedding_dim)
 
     @classmethod
     def build(cls, config: ModelConfig, n_users: int, n_items: int) -> Self:
@@ -76,22 +82,23 @@ class TwoTowerRecommender(nn.Module, ABC):
         """The parameters each (user, item) pair owns, one row per pair: what `train.pair_l2` weighs."""
         return [self.user_embeddings(user_idx), self.item_embeddings(item_idx)]
 
-    @abstractmethod
     def logits(
         self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
     ) -> torch.Tensor:
         """Pre-sigmoid affinity of aligned (user, item) pairs: all arguments have the batch size first.
 
-        `user_idx` None: folded-in users, without per-user terms (as in `logits_all`).
+        `user_idx` None: folded-in users, without per-user terms (as in `logits_all`). By default
+        the dot product e_u . e_i (LightGCN, history towers); MF adds its biases, NCF has its MLP.
         """
+        return (user_emb * item_emb).sum(-1)
 
-    @abstractmethod
     def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """(len(user_emb), n_items) logits of each user against every item embedding in `item_emb`.
 
         `user_idx` None: users outside the table (folded in from a history, `recommenders.fold_in`),
-        who have no per-user term such as MF's user bias.
+        who have no per-user term such as MF's user bias. By default dot products, as `logits`.
         """
+        return user_emb @ item_emb.T
 
     def bytes_per_score(self) -> int:
         """Memory `logits_all` needs per (user, item) cell: sizes evaluation tiles (`rows_per_tile`)."""

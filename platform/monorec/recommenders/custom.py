@@ -30,8 +30,11 @@ from monorec.config import ExperimentConfig, TorchModuleSpec
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import ConfigError, DataError
+from monorec.kinds.module import KIND
 from monorec.recommenders.alignment import read_ids, row_order
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.fold_in import GRADIENT
+from monorec.recommenders.registry import KindSpec
 from monorec.storage import load_tensors
 from monorec.training import TrainResult
 
@@ -49,7 +52,7 @@ class TwoTowerModule(Protocol):
 class ModuleRecommender(TwoTowerRecommender):
     """A frozen `TwoTowerModule` behind monorec's interface: its tower outputs as the embedding tables."""
 
-    kind = "module"
+    kind = KIND.name
 
     def __init__(self, towers: nn.Module, n_users: int, n_items: int, embedding_dim: int, source: dict) -> None:
         super().__init__(n_users, n_items, embedding_dim)
@@ -85,7 +88,7 @@ def fit_custom_module(
     config: ExperimentConfig, data: InteractionData, split: Split
 ) -> tuple[ModuleRecommender, TrainResult]:
     """`KindSpec.fit_external`: the towers `model.module` names, loaded as they are (nothing trains)."""
-    return load_custom_module(config.model.module, data), TrainResult.untrained()
+    return load_custom_module(config.model.settings, data), TrainResult.untrained()
 
 
 def load_custom_module(spec: TorchModuleSpec, data: InteractionData) -> ModuleRecommender:
@@ -207,3 +210,8 @@ def _rows(ids_path: str | None, dataset_ids: pd.Index, n_rows: int, side: str, s
             f"give model.module.{side}_ids to match rows by id"
         )
     return torch.arange(n_rows)
+
+
+SPEC = KindSpec(
+    KIND, fit_external=fit_custom_module, restore=ModuleRecommender.from_architecture, fold_in=lambda _: GRADIENT
+)

@@ -17,18 +17,19 @@ from monorec.config import EmbeddingFiles, ExperimentConfig
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import DataError
+from monorec.kinds.embeddings import KIND
 from monorec.recommenders.alignment import load_npy, read_ids, row_order
 from monorec.recommenders.factors import FactorModel
+from monorec.recommenders.fold_in import NEWTON
+from monorec.recommenders.registry import KindSpec
 from monorec.training import TrainResult
-
-KIND = "embeddings"
 
 
 def fit_embedding_files(
     config: ExperimentConfig, data: InteractionData, split: Split
 ) -> tuple[FactorModel, TrainResult]:
     """`KindSpec.fit_external`: the tables `model.embeddings` names, loaded as they are (nothing trains)."""
-    return load_embedding_files(config.model.embeddings, data), TrainResult.untrained()
+    return load_embedding_files(config.model.settings, data), TrainResult.untrained()
 
 
 def load_embedding_files(spec: EmbeddingFiles, data: InteractionData) -> FactorModel:
@@ -40,7 +41,7 @@ def load_embedding_files(spec: EmbeddingFiles, data: InteractionData) -> FactorM
     user_rows = row_order(user_ids, data.user_ids, "user", spec.users)
     item_rows = row_order(item_ids, data.item_ids, "item", spec.items)
     return FactorModel.from_factors(
-        KIND,
+        KIND.name,
         users[user_rows],
         items[item_rows],
         item_bias=item_bias[item_rows] if item_bias is not None else None,
@@ -97,3 +98,6 @@ def _matrix(values: np.ndarray, source: str) -> np.ndarray:
     if not np.isfinite(values).all():
         raise DataError(f"{source}: embeddings contain NaN or infinite values")
     return values.astype(np.float32)
+
+
+SPEC = KindSpec(KIND, fit_external=fit_embedding_files, restore=FactorModel.from_architecture, fold_in=lambda _: NEWTON)

@@ -18,6 +18,8 @@ fitted, with the history H's items as positives (docs/method.md §1):
         by `GRADIENT.steps` Adam steps from the mean user embedding.
 
 Each kind's choice and constants were picked on ML-1M's validation users (`KindSpec.fold_in`).
+A kind whose user tower is a function of the history fits nothing: it places a new user by one
+forward pass of that tower (`monorec.recommenders.history.Forward`).
 """
 
 from __future__ import annotations
@@ -121,5 +123,5 @@ class Gradient:
 
 
 NEWTON = Newton(regularization=10.0)  # MF, BPR, factor files (module docstring)
-LEAST_SQUARES = ClosedForm(regularization=1.0)  # LightGCN (Newton there: 42-49%; this: 99%)
-GRADIENT = Gradient()  # NCF, your own towers (50 steps at lr 0.05: 93% and 5x the time)
+LEAST_SQUARES = ClosedForm(regularization=1.0)  # LightGCN: its BPR-trained embeddings have no biases
+GRADIENT = Gradient()  # NCF, your own towers

@@ -14,11 +14,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from monorec.config import ExperimentConfig
+from monorec.config import ExperimentConfig, TrainConfig
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.extras import require
+from monorec.kinds import als, bpr
 from monorec.recommenders.factors import FactorModel
+from monorec.recommenders.fold_in import NEWTON, ClosedForm, FoldIn
+from monorec.recommenders.registry import KindSpec
 from monorec.training import TrainResult
 
 
@@ -73,3 +76,12 @@ def _fit_implicit(
     samples = train.epochs * len(items)
     result = TrainResult(train.epochs, seconds, samples / seconds if seconds else 0.0, float("nan"), "cpu", [])
     return frozen(np.asarray(model.user_factors), np.asarray(model.item_factors)), result
+
+
+def implicit_refit(train: TrainConfig) -> FoldIn:
+    """ALS's fold-in: `implicit`'s own refit of a user, confidence 1 on every positive, its regularisation."""
+    return ClosedForm(regularization=train.weight_decay, negative_weight=1.0)
+
+
+ALS = KindSpec(als.KIND, fit_external=fit_als, restore=FactorModel.from_architecture, fold_in=implicit_refit)
+BPR = KindSpec(bpr.KIND, fit_external=fit_bpr, restore=FactorModel.from_architecture, fold_in=lambda _: NEWTON)

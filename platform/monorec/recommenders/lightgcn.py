@@ -1,7 +1,7 @@
 """LightGCN (He et al., 2020): embeddings smoothed over the user-item graph, trained with BPR.
 
     E^(k+1) = D^-1/2 A D^-1/2 E^(k)        A: the bipartite graph of training interactions
-    e_u, e_i = mean over k = 0..K of E^(k)   (K = `model.layers`, 3 as in the paper)
+    e_u, e_i = mean over k = 0..K of E^(k)   (K = `model.lightgcn.layers`, 3 as in the paper)
     score(u, i) = e_u . e_i
 
 Training propagates the whole graph for every mini-batch (sparse-dense products in plain
@@ -22,21 +22,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from monorec.config import TrainConfig
 from monorec.data.pairs import shuffled_batches
 from monorec.data.split import Split
+from monorec.kinds.lightgcn import KIND
 from monorec.parallel import DataParallel
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.factors import FactorModel
-from monorec.recommenders.training import RecommenderTask, train_recommender
-from monorec.training import FitOptions, TrainResult
+from monorec.recommenders.fold_in import LEAST_SQUARES
+from monorec.recommenders.registry import KindSpec
+from monorec.recommenders.training import RecommenderTask
 
 if TYPE_CHECKING:
     from monorec.config import ModelConfig
 
 
 class LightGCN(TwoTowerRecommender):
-    kind = "lightgcn"
+    kind = KIND.name
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int, layers: int = 3) -> None:
         super().__init__(n_users, n_items, embedding_dim)
@@ -45,7 +46,7 @@ class LightGCN(TwoTowerRecommender):
 
     @classmethod
     def build(cls, config: ModelConfig, n_users: int, n_items: int) -> LightGCN:
-        return cls(n_users, n_items, config.embedding_dim, config.layers)
+        return cls(n_users, n_items, config.embedding_dim, config.settings.layers)
 
     def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
         users = self.propagate()[0]
@@ -54,14 +55,6 @@ class LightGCN(TwoTowerRecommender):
     def item_embeddings(self, item_idx: torch.Tensor | None = None) -> torch.Tensor:
         items = self.propagate()[1]
         return items if item_idx is None else items[item_idx]
-
-    def logits(
-        self, user_idx: torch.Tensor | None, item_idx: torch.Tensor, user_emb: torch.Tensor, item_emb: torch.Tensor
-    ) -> torch.Tensor:
-        return (user_emb * item_emb).sum(-1)
-
-    def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
-        return user_emb @ item_emb.T
 
     def attach(self, split: Split) -> LightGCN:
         """Build the normalised adjacency of the split's training interactions (it follows the model's device)."""
@@ -119,14 +112,6 @@ class SymmetricProduct(torch.autograd.Function):
         return None, ctx.graph @ grad
 
 
-def train_lightgcn(
-    model: LightGCN, split: Split, config: TrainConfig, options: FitOptions
-) -> tuple[FactorModel, TrainResult]:
-    """BPR training over the split's graph, then the propagated embeddings frozen as a factor model."""
-    result = train_recommender(model.attach(split), split, config, options, task_type=BPRTask)
-    return model.frozen(), result
-
-
 class BPRTask(RecommenderTask):
     """LightGCN's epoch: every training positive once, paired with a fresh negative, BPR loss."""
 
@@ -149,3 +134,14 @@ class BPRTask(RecommenderTask):
             + model.item_embedding.weight[negatives].pow(2).sum()
         ) / (2 * len(users))
         return {"loss": bpr + self.weight_decay * layer0, "bpr": bpr}
+
+
+SPEC = KindSpec(  # BPR over the split's graph, then the propagated embeddings frozen as a factor model
+    KIND,
+    build=LightGCN.build,
+    task=BPRTask,
+    attach=LightGCN.attach,
+    freeze=LightGCN.frozen,
+    restore=FactorModel.from_architecture,
+    fold_in=lambda _: LEAST_SQUARES,
+)

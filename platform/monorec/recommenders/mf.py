@@ -5,11 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from monorec.kinds.mf import KIND
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.fold_in import NEWTON
+from monorec.recommenders.registry import KindSpec
 
 
 class MatrixFactorization(TwoTowerRecommender):
-    kind = "mf"
+    kind = KIND.name
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int) -> None:
         super().__init__(n_users, n_items, embedding_dim)
@@ -39,3 +42,8 @@ class MatrixFactorization(TwoTowerRecommender):
     def logits_all(self, user_idx: torch.Tensor | None, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         user_bias = self.user_bias[user_idx, None] if user_idx is not None else self.global_bias.new_zeros(1, 1)
         return torch.addmm(self.global_bias + user_bias + self.item_bias[None, :], user_emb, item_emb.T)
+
+
+SPEC = KindSpec(
+    KIND, build=MatrixFactorization.build, restore=MatrixFactorization.from_architecture, fold_in=lambda _: NEWTON
+)

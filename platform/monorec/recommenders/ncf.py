@@ -1,4 +1,4 @@
-"""Neural collaborative filtering: g(e_u, e_i) = sigmoid(MLP([e_u ; e_i])), hidden 64-32-16 ReLU."""
+"""Neural collaborative filtering: g(e_u, e_i) = sigmoid(MLP([e_u ; e_i])), ReLU, hidden `model.ncf.hidden`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from monorec.kinds.ncf import KIND
 from monorec.recommenders.base import TwoTowerRecommender
+from monorec.recommenders.fold_in import GRADIENT
+from monorec.recommenders.registry import KindSpec
 
 if TYPE_CHECKING:
     from monorec.config import ModelConfig
 
 
 class NeuralCF(TwoTowerRecommender):
-    kind = "ncf"
+    kind = KIND.name
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int, hidden: Sequence[int] = (64, 32, 16)) -> None:
         super().__init__(n_users, n_items, embedding_dim)
@@ -30,7 +33,7 @@ class NeuralCF(TwoTowerRecommender):
 
     @classmethod
     def build(cls, config: ModelConfig, n_users: int, n_items: int) -> NeuralCF:
-        return cls(n_users, n_items, config.embedding_dim, config.hidden)
+        return cls(n_users, n_items, config.embedding_dim, config.settings.hidden)
 
     @classmethod
     def from_architecture(cls, architecture: dict) -> NeuralCF:
@@ -54,3 +57,6 @@ class NeuralCF(TwoTowerRecommender):
 
     def architecture(self) -> dict:
         return {**super().architecture(), "hidden": self.hidden}
+
+
+SPEC = KindSpec(KIND, build=NeuralCF.build, restore=NeuralCF.from_architecture, fold_in=lambda _: GRADIENT)

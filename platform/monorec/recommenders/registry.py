@@ -1,21 +1,18 @@
-"""Every model kind's code: how it is built, trained or loaded, and restored from a save.
+"""A model kind's code (`KindSpec`), found by name from the kind's torch-free declaration.
 
-    mf, ncf      built here, trained by monorec's BCE loop (`training`; on a cluster, Ray Train)
-    lightgcn     built here, trained with BPR over the interaction graph, then frozen (`lightgcn`)
-    als, bpr     trained by `implicit`'s solvers on the same training pairs (`implicit_models`)
-    embeddings   factor tables read from files (`embedding_files`)
-    module       your own towers, loaded from a Python path (`custom`)
-
-The names and what the config and the page need to know of each (`KindTraits`) live in the
-torch-free `monorec.kinds`; this registry adds the code, one `KindSpec` per name. Whatever the
-kind, the result is a `TwoTowerRecommender` in the dataset's index order, so the SAE,
-interpretation, steering, bundles and the service never need to know where it came from.
-Nothing outside these two modules decides by a kind's name (`tests/test_kinds.py`).
+Each kind's spec sits beside its model (`recommenders/mf.py` ends with MF's `SPEC`), and its
+declaration (`monorec.kinds.<name>`) says where: this module never lists the kinds. A kind
+monorec trains is built, given what it needs of the whole split, trained by its own task
+(here, or on Ray Train workers) and frozen; any other kind is fitted elsewhere and loaded.
+Whatever the kind, the result is a `TwoTowerRecommender` in the dataset's index order, so the
+SAE, interpretation, steering, bundles and the service never need to know where it came from.
+Nothing outside a kind's own files decides by its name (`tests/test_kinds.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 
 import torch
@@ -24,72 +21,83 @@ from monorec.config import ExperimentConfig, ModelConfig, TrainConfig
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import ConfigError
-from monorec.kinds import KINDS, KindTraits, kind_traits
+from monorec.kinds import KindTraits, kind_traits
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.recommenders.custom import ModuleRecommender, fit_custom_module
-from monorec.recommenders.embedding_files import fit_embedding_files
-from monorec.recommenders.factors import FactorModel
-from monorec.recommenders.fold_in import GRADIENT, LEAST_SQUARES, NEWTON, ClosedForm, FoldIn
-from monorec.recommenders.implicit_models import fit_als, fit_bpr
-from monorec.recommenders.lightgcn import LightGCN, train_lightgcn
-from monorec.recommenders.mf import MatrixFactorization
-from monorec.recommenders.ncf import NeuralCF
-from monorec.recommenders.training import train_bce
+from monorec.recommenders.fold_in import FoldIn
+from monorec.recommenders.training import RecommenderTask, train_recommender
 from monorec.training import FitOptions, TrainResult
 
 Fitted = tuple[TwoTowerRecommender, TrainResult]
 Build = Callable[[ModelConfig, int, int], TwoTowerRecommender]
-Train = Callable[[TwoTowerRecommender, Split, TrainConfig, FitOptions], Fitted]
+Attach = Callable[[TwoTowerRecommender, Split], TwoTowerRecommender]
+Freeze = Callable[[TwoTowerRecommender], TwoTowerRecommender]
 FitExternal = Callable[[ExperimentConfig, InteractionData, Split], Fitted]
 Restore = Callable[[dict], TwoTowerRecommender]
 FoldInFor = Callable[[TrainConfig], FoldIn]
+Remote = Callable[[TwoTowerRecommender], TrainResult]
 
 
-def _newton(_: TrainConfig) -> FoldIn:
-    return NEWTON
-
-
-def _least_squares(_: TrainConfig) -> FoldIn:
-    return LEAST_SQUARES
-
-
-def _als(train: TrainConfig) -> FoldIn:
-    """`implicit`'s own refit of a user: confidence 1 on every positive, its regularisation."""
-    return ClosedForm(regularization=train.weight_decay, negative_weight=1.0)
-
-
-def _gradient(_: TrainConfig) -> FoldIn:
-    return GRADIENT
+def as_trained(model: TwoTowerRecommender) -> TwoTowerRecommender:
+    """The default `freeze`: the trained model is the one explained."""
+    return model
 
 
 @dataclasses.dataclass(frozen=True)
 class KindSpec:
-    """One model kind's code. A kind monorec trains has `build` and `train`; any other, `fit_external`.
+    """One model kind's code. A kind monorec trains has `build` (and a `task`); any other, `fit_external`.
 
-    build: a freshly initialised trainable model for a `model` config (also built per Ray Train worker).
-    train: train the built model in place on a split; returns the frozen model to explain.
-    fit_external: the frozen model from elsewhere (`implicit`'s solvers, files, your module).
+    traits: its declaration (`monorec.kinds.<name>.KIND`).
     restore: an empty model of a saved `architecture()`, ready for `load_state_dict`.
-    fold_in: how a user outside the table is fitted to a history (`fold_in`), from the training settings.
+    fold_in: how a user outside the table gets a vector from a history, from the training
+        settings: fitted against the frozen model (`fold_in`), or one pass of a history tower.
+    build: a freshly initialised trainable model for a `model` config.
+    task: its training: an epoch's batches and their loss (BCE on sampled negatives unless it
+        says otherwise), fed by any source of training pairs: the split in memory, or the shard
+        of a Ray Train worker, which runs this same task.
+    attach: what the built model needs of the whole split before training (LightGCN's graph,
+        a history tower's histories); a kind that needs it cannot train on Ray Train's shards.
+    freeze: the trained model as it is explained (LightGCN's propagated factors); else itself.
+    fit_external: the frozen model from elsewhere (`implicit`'s solvers, files, your module).
     """
 
     traits: KindTraits
     restore: Restore
     fold_in: FoldInFor
     build: Build | None = None
-    train: Train | None = None
+    task: type[RecommenderTask] = RecommenderTask
+    attach: Attach | None = None
+    freeze: Freeze = as_trained
     fit_external: FitExternal | None = None
 
     def __post_init__(self) -> None:
-        if (self.build is None) != (self.train is None) or (self.train is None) == (self.fit_external is None):
-            raise ValueError(f"kind {self.traits.name}: give build and train, or fit_external")
+        if (self.build is None) == (self.fit_external is None):
+            raise ValueError(f"kind {self.traits.name}: give build (monorec trains it) or fit_external")
+        if self.traits.ray_train and (self.build is None or self.attach is not None):
+            raise ValueError(f"kind {self.traits.name}: Ray Train trains a built model on shards: no attach")
 
-    def fit(self, config: ExperimentConfig, data: InteractionData, split: Split, options: FitOptions) -> Fitted:
-        """The frozen model `config.model` describes, and how its training went (empty when loaded)."""
+    def fit(
+        self,
+        config: ExperimentConfig,
+        data: InteractionData,
+        split: Split,
+        options: FitOptions = FitOptions(),
+        remote: Remote | None = None,
+    ) -> Fitted:
+        """The frozen model `config.model` describes, and how its training went (empty when loaded).
+
+        `remote` trains the built model elsewhere and loads the trained weights into it (Ray
+        Train: every worker runs this kind's `task` on its shard); None trains it here.
+        """
         if self.fit_external is not None:
             return self.fit_external(config, data, split)
         model = self.new(config.model, data.n_users, data.n_items, config.train.seed)
-        return self.train(model, split, config.train, options)
+        if self.attach is not None:
+            model = self.attach(model, split)
+        if remote is not None:
+            result = remote(model)
+        else:
+            result = train_recommender(model, split, config.train, options, self.task)
+        return self.freeze(model), result
 
     def new(self, config: ModelConfig, n_users: int, n_items: int, seed: int = 0) -> TwoTowerRecommender:
         """A freshly initialised model monorec trains; the same seed always gives the same initial weights."""
@@ -100,39 +108,14 @@ class KindSpec:
             return self.build(config, n_users, n_items)
 
 
-def _spec(name: str, **code: Callable) -> KindSpec:
-    return KindSpec(KINDS[name], **code)
-
-
-REGISTRY: dict[str, KindSpec] = {
-    spec.traits.name: spec
-    for spec in (
-        _spec(
-            "mf",
-            build=MatrixFactorization.build,
-            train=train_bce,
-            restore=MatrixFactorization.from_architecture,
-            fold_in=_newton,
-        ),
-        _spec("ncf", build=NeuralCF.build, train=train_bce, restore=NeuralCF.from_architecture, fold_in=_gradient),
-        _spec(
-            "lightgcn",
-            build=LightGCN.build,
-            train=train_lightgcn,
-            restore=FactorModel.from_architecture,
-            fold_in=_least_squares,
-        ),
-        _spec("als", fit_external=fit_als, restore=FactorModel.from_architecture, fold_in=_als),
-        _spec("bpr", fit_external=fit_bpr, restore=FactorModel.from_architecture, fold_in=_newton),
-        _spec("embeddings", fit_external=fit_embedding_files, restore=FactorModel.from_architecture, fold_in=_newton),
-        _spec("module", fit_external=fit_custom_module, restore=ModuleRecommender.from_architecture, fold_in=_gradient),
-    )
-}
-
-
 def kind_spec(name: str) -> KindSpec:
-    kind_traits(name)  # an unknown name: one line listing the kinds there are
-    return REGISTRY[name]
+    """The code of kind `name`, imported from where its declaration says (`KindTraits.code`)."""
+    traits = kind_traits(name)  # an unknown name: one line listing the kinds there are
+    module, _, attribute = traits.code.partition(":")
+    spec = getattr(importlib.import_module(module), attribute)
+    if spec.traits != traits:
+        raise ValueError(f"{traits.code} is the code of model.kind {spec.traits.name}, not of {name}")
+    return spec
 
 
 def build_recommender(config: ModelConfig, n_users: int, n_items: int, seed: int = 0) -> TwoTowerRecommender:
@@ -141,14 +124,18 @@ def build_recommender(config: ModelConfig, n_users: int, n_items: int, seed: int
 
 
 def fit_recommender_kind(
-    config: ExperimentConfig, data: InteractionData, split: Split, options: FitOptions = FitOptions()
+    config: ExperimentConfig,
+    data: InteractionData,
+    split: Split,
+    options: FitOptions = FitOptions(),
+    remote: Remote | None = None,
 ) -> Fitted:
     """The frozen model `config.model` describes, whatever its kind, and how its training went."""
-    return kind_spec(config.model.kind).fit(config, data, split, options)
+    return kind_spec(config.model.kind).fit(config, data, split, options, remote)
 
 
 def fold_in_for(kind: str, train: TrainConfig) -> FoldIn:
-    """How a user outside the table is folded into a model of this kind (`monorec.recommenders.fold_in`)."""
+    """How a user outside the table gets a vector in a model of this kind (`KindSpec.fold_in`)."""
     return kind_spec(kind).fold_in(train)
 
 

@@ -22,7 +22,6 @@ from monorec.data.sampling import NegativeSampler
 from monorec.data.split import Split
 from monorec.devices import fused_adam, resolve_device
 from monorec.parallel import DataParallel
-from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.sparse_adam import IndexedSparseAdam
 from monorec.training import FitOptions, TrainResult, fit
 
@@ -80,13 +79,6 @@ class RecommenderTask:
 
     def validate(self) -> dict[str, float]:
         return {}
-
-
-def train_bce(
-    model: TwoTowerRecommender, split: Split, config: TrainConfig, options: FitOptions
-) -> tuple[TwoTowerRecommender, TrainResult]:
-    """MF's and NCF's training (`KindSpec.train`): BCE in place, the model itself is the frozen result."""
-    return model, train_recommender(model, split, config, options)
 
 
 def train_recommender(

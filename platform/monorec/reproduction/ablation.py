@@ -102,6 +102,26 @@ def sanity_arms(base: ExperimentConfig, settings: AblationConfig) -> list[Arm]:
     return [Arm(name, "sanity", overridden(base, [*sets, studies])) for name, sets in settings.sanity.items()]
 
 
+def cell_arms(base: ExperimentConfig, settings: AblationConfig, notebook: ExperimentConfig | None) -> dict[str, Arm]:
+    """Every arm a cell may run, by name (a record's `arm`): what the phases choose from."""
+    arms = [
+        Arm(SHIPPED, "shipped", quiet(base)),
+        *([Arm(NOTEBOOK, "notebook", quiet(notebook))] if notebook is not None else []),
+        *kind_arms(base, settings.differences, "difference"),
+        *kind_arms(base, settings.extra, "extra"),
+        *sanity_arms(base, settings),
+    ]
+    return {arm.name: arm for arm in arms}
+
+
+def notebook_config(
+    base: ExperimentConfig, settings: AblationConfig, config_dir: Path, device: str
+) -> ExperimentConfig | None:
+    """The cell's every-difference config (`settings.notebook` for its model kind), or None."""
+    path = settings.notebook.get(base.model.kind)
+    return load_config(ExperimentConfig, config_dir / path, cell_overrides(settings, device)) if path else None
+
+
 def ablate(
     settings: AblationConfig,
     config_dir: Path,
@@ -124,7 +144,6 @@ def ablate(
     `worker_setup` runs first in each worker process (the job's logging set-up).
     """
     started = time.perf_counter()
-    overrides = cell_overrides(settings, device)
     cells = []
     for base in select_cells(settings, config_dir, datasets, models, device):
         name = cell_name(base)
@@ -132,9 +151,8 @@ def ablate(
         if force:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(folder, ignore_errors=True)
-        notebook_file = settings.notebook.get(base.model.kind)
-        notebook = load_config(ExperimentConfig, config_dir / notebook_file, overrides) if notebook_file else None
-        cells.append(_Cell(base, settings, notebook, work, folder))
+        arms = cell_arms(base, settings, notebook_config(base, settings, config_dir, device))
+        cells.append(_Cell(base, settings, arms, work, folder))
     for cell in cells:
         cell.recommender(cell.shipped)
     tasks = [(cell, part) for part in ("differences", "sanity") for cell in cells]
@@ -170,33 +188,29 @@ class _Cell:
     """One cell's runs, each skipped when its record is already there."""
 
     def __init__(
-        self,
-        base: ExperimentConfig,
-        settings: AblationConfig,
-        notebook: ExperimentConfig | None,
-        work: Path,
-        folder: Path,
+        self, base: ExperimentConfig, settings: AblationConfig, arms: dict[str, Arm], work: Path, folder: Path
     ) -> None:
         self.base, self.settings, self.work, self.folder = base, settings, work, folder
-        self.shipped = Arm(SHIPPED, "shipped", quiet(base))
-        self.notebook = [Arm(NOTEBOOK, "notebook", quiet(notebook))] if notebook is not None else []
+        self.shipped = arms[SHIPPED]
+        self.notebook = [arms[NOTEBOOK]] if NOTEBOOK in arms else []
+        self.arms = arms
         self.computed = 0
 
     def differences(self) -> None:
         """Phases 1 and 2: each difference on the first seed, then the references and extras on every seed."""
         first, seeds = self.settings.seeds[0], self.settings.seeds
-        differences = kind_arms(self.base, self.settings.differences, "difference")
+        differences = [arm for arm in self.arms.values() if arm.group == "difference"]
         baseline = self.record(self.shipped, first).run.fidelity.rbo_truncated
         moved = {arm.name: abs(self.record(arm, first).run.fidelity.rbo_truncated - baseline) for arm in differences}
         largest = [max(differences, key=lambda arm: moved[arm.name])] if differences else []
-        extra = kind_arms(self.base, self.settings.extra, "extra")
+        extra = [arm for arm in self.arms.values() if arm.group == "extra"]
         for arm in [self.shipped, *largest, *self.notebook, *extra]:
             for seed in seeds:
                 self.record(arm, seed)
 
     def sanity(self) -> None:
         """Phase 3: the random-SAE arms on every seed."""
-        for arm in sanity_arms(self.base, self.settings):
+        for arm in (arm for arm in self.arms.values() if arm.group == "sanity"):
             for seed in self.settings.seeds:
                 self.record(arm, seed)
 

@@ -12,9 +12,9 @@ import numpy as np
 
 from monorec.kinds import KINDS, REFERENCE_KIND
 from monorec.reproduction.format import dataset_name, dataset_of, kind_of, model_of, stat, table
-from monorec.reproduction.records import Runs, SAERecord
+from monorec.reproduction.prose import fill
+from monorec.reproduction.records import PURE, Runs, SAERecord
 
-PURE = 0.9  # a concept counts as found when its best neuron reaches this purity@10
 MARGIN = 0.02  # differences in mean RBO or purity below this are reported as a tie
 
 
@@ -22,18 +22,9 @@ def models_section(runs: Runs, recommender_kinds: dict | None) -> str:
     datasets = [d for d in dict.fromkeys(map(dataset_of, runs)) if _others(runs, d)]
     if not datasets and recommender_kinds is None:
         return ""
-    parts = [
-        "## 7. Every model kind under the same SAE",
-        "",
-        "monorec explains any two-tower model through one protocol (docs/method.md §1): MF and NCF as "
-        "in the paper, LightGCN trained by monorec, ALS and BPR trained by `implicit`, factors from "
-        "files and your own PyTorch towers.",
-    ]
-    if recommender_kinds is not None:
-        parts += ["", _recommender_table(recommender_kinds)]
-    for dataset in datasets:
-        parts += ["", _explanation_table(runs, dataset)]
-    return "\n".join(parts)
+    tables = [_recommender_table(recommender_kinds)] if recommender_kinds is not None else []
+    tables += [_explanation_table(runs, dataset) for dataset in datasets]
+    return fill("models", tables="".join(f"\n\n{part}" for part in tables))
 
 
 def _recommender_table(bench: dict) -> str:
@@ -43,14 +34,12 @@ def _recommender_table(bench: dict) -> str:
         [name, row["config"], f"{row['train_seconds']:.1f} s", f"{row['ndcg@10']:.3f}"]
         for name, row in bench["kinds"].items()
     ]
-    return "\n".join(
-        [
-            f"**Recommenders on {dataset_name(bench['dataset'])}**, trained one after another in one process "
-            f"on {device} ({machine['cpu_threads']} threads), on monorec's split with its full-ranking "
-            "evaluation (`benchmarks/bench_recommender.py`, saved as `results/recommender_kinds.json`):",
-            "",
-            table(["model", "settings", "train time", "NDCG@10"], rows),
-        ]
+    return fill(
+        "recommender_kinds",
+        dataset=dataset_name(bench["dataset"]),
+        device=device,
+        threads=machine["cpu_threads"],
+        table=table(["model", "settings", "train time", "NDCG@10"], rows),
     )
 
 
@@ -65,21 +54,20 @@ def _explanation_table(runs: Runs, dataset: str) -> str:
         found, purity, rbo = measures[cell]
         rows.append([model_of(cell), ndcg, stat(found, 1), stat(purity), stat(rbo), len(found)])
     header = ["model", "NDCG@10", f"concepts at purity@10 >= {PURE}", "mean best-neuron purity@10"]
-    lines = [
-        f"**How well the paper-default SAE explains each model on {dataset_name(dataset)}** (mean ± sd over "
-        "SAE seeds, on report users; per-concept purity is in section 1, the steering case studies and "
-        "their dose-response curves in section 6):",
-        "",
-        table([*header, f"truncated RBO@{depth}", "seeds"], rows),
-    ]
-    reference = f"{dataset}_{REFERENCE_KIND}"
+    reference, verdicts = f"{dataset}_{REFERENCE_KIND}", ""
     if reference in measures:
         names = ("concepts found", "mean purity@10", f"truncated RBO@{depth}")
-        lines.append("")
-        for cell in cells:
-            if cell != reference:
-                lines.append(f"- {model_of(cell)}: {_verdict(measures[cell], measures[reference], names)}.")
-    return "\n".join(lines)
+        verdicts = "\n" + "".join(
+            f"\n- {model_of(cell)}: {_verdict(measures[cell], measures[reference], names)}."
+            for cell in cells
+            if cell != reference
+        )
+    return fill(
+        "explained",
+        dataset=dataset_name(dataset),
+        table=table([*header, f"truncated RBO@{depth}", "seeds"], rows),
+        verdicts=verdicts,
+    )
 
 
 def _measures(base: list[SAERecord]) -> tuple[list[float], list[float], list[float]]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 
 from monorec.config import ExperimentConfig, ReproduceConfig
-from monorec.reproduction.records import VariantKind
+from monorec.reproduction.records import Architecture
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """One SAE run of a cell. `kind` is `relu` (the paper's KL-sparse SAE), `matryoshka` or `topk`."""
+    """One SAE run of a cell. `architecture` is `relu` (the paper's KL-sparse SAE), `matryoshka` or `topk`."""
 
     name: str
-    kind: VariantKind
+    architecture: Architecture
     seed: int
     beta: float
     config: ExperimentConfig
@@ -50,13 +50,13 @@ def cell_plan(base: ExperimentConfig, settings: ReproduceConfig) -> list[Variant
     return variants
 
 
-def _variant(base: ExperimentConfig, name: str, kind: VariantKind, seed: int, beta: float, **sae) -> Variant:
+def _variant(base: ExperimentConfig, name: str, architecture: Architecture, seed: int, beta: float, **sae) -> Variant:
     """One SAE run; the case studies run on the paper-default SAE only (ReLU at the config's beta)."""
-    steer = kind == "relu" and beta == base.sae_train.beta
+    steer = architecture == "relu" and beta == base.sae_train.beta
     config = dataclasses.replace(
         base,
         sae=dataclasses.replace(base.sae, **sae),
         sae_train=dataclasses.replace(base.sae_train, seed=seed, beta=beta),
         case_studies=dataclasses.replace(base.case_studies, enabled=base.case_studies.enabled and steer),
     )
-    return Variant(name, kind, seed, beta, config)
+    return Variant(name, architecture, seed, beta, config)

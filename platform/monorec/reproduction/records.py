@@ -15,12 +15,13 @@ from monorec.results import RecommenderRun, SAERun, from_json
 from monorec.storage import read_json, write_json
 from monorec.typed import to_dict
 
-VariantKind = Literal["relu", "matryoshka", "topk"]
+Architecture = Literal["relu", "matryoshka", "topk"]  # which SAE: the paper's KL-sparse ReLU, Matryoshka, TopK
 ArmGroup = Literal["shipped", "difference", "notebook", "extra", "sanity"]  # the ablation's arms, by role
 RECOMMENDER = "recommender"
 ABLATION = "ablation"  # `<results>/ablation/<cell>/`: the records of `jobs/ablate.py`
 ELAPSED = "elapsed.json"  # `<results>/ablation/elapsed.json`: each ablation invocation's start-to-end time
 SHIPPED, NOTEBOOK = "shipped", "notebook"  # the ablation's reference arms: monorec's defaults, every difference on
+PURE = 0.9  # a genre counts as found when its best neuron's purity@10 reaches this
 CELL_ORDER = ("ml1m_mf", "ml1m_ncf", "ml1m_als20", "ml1m_als64", "ml1m_lightgcn20", "lastfm_mf", "lastfm_ncf")
 
 
@@ -38,7 +39,7 @@ class RecommenderRecord:
 class SAERecord:
     cell: str
     variant: str
-    kind: VariantKind
+    architecture: Architecture
     seed: int
     beta: float
     base_beta: float  # the cell config's own beta: the paper-default SAE is the one at this beta
@@ -73,17 +74,19 @@ class CellRuns:
 
     def base(self) -> list[SAERecord]:
         """The paper-default SAE (ReLU + KL at the config's beta), one per seed."""
-        return [r for r in self.saes.values() if r.kind == "relu" and r.is_base]
+        return [r for r in self.saes.values() if r.architecture == "relu" and r.is_base]
 
     def at_beta(self, beta: float) -> list[SAERecord]:
-        return [r for r in self.saes.values() if r.kind == "relu" and r.beta == beta]
+        return [r for r in self.saes.values() if r.architecture == "relu" and r.beta == beta]
 
     def betas(self) -> list[float]:
-        return sorted({r.beta for r in self.saes.values() if r.kind == "relu"})
+        return sorted({r.beta for r in self.saes.values() if r.architecture == "relu"})
 
-    def first(self, kind: VariantKind) -> SAERecord | None:
-        """The run of `kind` at the base beta with the lowest seed (seed 0 in the default plan)."""
-        runs = sorted((r for r in self.saes.values() if r.kind == kind and r.is_base), key=lambda r: r.seed)
+    def first(self, architecture: Architecture) -> SAERecord | None:
+        """The run of `architecture` at the base beta with the lowest seed (seed 0 in the default plan)."""
+        runs = sorted(
+            (r for r in self.saes.values() if r.architecture == architecture and r.is_base), key=lambda r: r.seed
+        )
         return runs[0] if runs else None
 
     def records(self) -> list[RecommenderRecord | SAERecord]:
@@ -91,6 +94,28 @@ class CellRuns:
 
 
 Runs = dict[str, CellRuns]
+
+
+@dataclasses.dataclass
+class AblationCell:
+    """One cell's ablation records (`jobs/ablate.py`), by arm."""
+
+    recommenders: dict[str, RecommenderRecord]
+    arms: dict[str, list[SAERecord]]
+
+    def arm(self, name: str) -> list[SAERecord]:
+        return sorted(self.arms.get(name, []), key=lambda r: r.seed)
+
+    def named(self, group: str) -> list[str]:
+        """The arms of one role (`ArmGroup`), by name."""
+        return sorted(name for name, records in self.arms.items() if records[0].group == group)
+
+
+def genres_found(record: SAERecord, k: int = 10) -> int:
+    """Genres whose best neuron has purity@k at least `PURE`."""
+    return sum(best.purity.get(k, 0.0) >= PURE for best in record.run.mono.concepts.values())
+
+
 Record = TypeVar("Record", RecommenderRecord, SAERecord)
 
 
@@ -123,3 +148,20 @@ def load_runs(results_dir: Path) -> Runs:
             cells[folder.name] = CellRuns(recommender, saes)
     order = {name: i for i, name in enumerate(CELL_ORDER)}
     return dict(sorted(cells.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
+def load_ablation(results_dir: Path) -> dict[str, AblationCell]:
+    """Every cell's records under `results_dir/ablation/`."""
+    cells = {}
+    for folder in sorted((results_dir / ABLATION).glob("*")):
+        if not folder.is_dir():
+            continue
+        recommenders, arms = {}, {}
+        for path in sorted(folder.glob("*.json")):
+            if path.stem.startswith(RECOMMENDER):
+                recommenders[path.stem] = read_record(RecommenderRecord, path)
+            else:
+                record = read_record(SAERecord, path)
+                arms.setdefault(record.arm or path.stem, []).append(record)
+        cells[folder.name] = AblationCell(recommenders, arms)
+    return cells

@@ -137,7 +137,7 @@ def recorded_sae(
     return SAERecord(
         cell=cell,
         variant=variant.name,
-        kind=variant.kind,
+        architecture=variant.architecture,
         seed=variant.seed,
         beta=variant.beta,
         base_beta=base_beta,
@@ -164,7 +164,7 @@ def _track_cell(base: ExperimentConfig, runs: Computed, results_dir: Path) -> No
 
     tracker = Tracker(base.tracking.uri)
     figures = sorted(results_dir.glob("*.png"))
-    seeds = [mlflow_metrics(record.run) for _, _, record in runs if record.kind == "relu" and record.is_base]
+    seeds = [mlflow_metrics(record.run) for _, _, record in runs if record.architecture == "relu" and record.is_base]
     common = set.intersection(*(set(m) for m in seeds)) if seeds else set()
     summary = {name: float(np.mean([m[name] for m in seeds])) for name in sorted(common)}
     parent = tracker.log_job_run(

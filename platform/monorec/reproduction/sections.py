@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monorec.reproduction import paper
 from monorec.reproduction.format import dataset_name, dataset_of, model_of, seeds, stat, table
+from monorec.reproduction.prose import fill
 from monorec.reproduction.records import Runs
 
 TOP_TAGS = 15  # Last.FM has a 50-tag vocabulary: table 1 shows the most frequent tags and those the paper names
@@ -22,12 +23,7 @@ def purity_concepts(runs: Runs, dataset: str) -> list[str]:
 
 
 def purity_section(runs: Runs) -> str:
-    parts = [
-        "## 1. Semantic purity of each concept's best neuron",
-        "",
-        "Purity@K: share of the neuron's K most activating items that carry the concept; the best "
-        "neuron per concept, as in the paper. Paper: K = 10 / 20 / 50.",
-    ]
+    datasets = ""
     for dataset in dict.fromkeys(dataset_of(c) for c in runs):
         cells = [c for c in runs if dataset_of(c) == dataset]
         ks = sorted(
@@ -47,8 +43,8 @@ def purity_section(runs: Runs) -> str:
             ]
             rows.append([*row, "; ".join(reported) or ""])
         seen = seeds(r for c in cells for r in runs[c].base())
-        parts += ["", f"**{dataset_name(dataset)}** (seeds {seen})", "", table(header, rows)]
-    return "\n".join(parts)
+        datasets += f"\n\n**{dataset_name(dataset)}** (seeds {seen})\n\n{table(header, rows)}"
+    return fill("purity", datasets=datasets)
 
 
 def popularity_section(runs: Runs) -> str:
@@ -77,26 +73,14 @@ def popularity_section(runs: Runs) -> str:
                 [cell, decade, best.neuron, f"{best.share:.2f}", f"{reported_share:.2f}" if reported_share else ""]
             )
     tops = " and ".join(f"top-{k}" for k in ks)
-    parts = [
-        "## 2. Popularity and decade neurons",
-        "",
-        f"Popularity neuron: mean popularity percentile (0% = the most popular item) of its {tops} items, "
-        "an item it is inactive on counting as 100% (a miss, as in purity). Per seed: "
-        + " / ".join(f"K = {k}" for k in ks)
-        + ". Paper: ML-1M MF about 2.5% (K = 20) to 4% (K = 50).",
-        "",
-        table(["cell", *(f"percentile@{k} (%)" for k in ks), "per seed", "paper"], rows),
-    ]
-    if decades:
-        parts += [
-            "",
-            f"Decade neurons (the best neuron per decade, seed 0): share of its top-{label_k} items from that "
-            'decade, inactive items counting as misses. Paper: a "90s Action" neuron with about 95% of its top '
-            "items from the 1990s.",
-            "",
-            table(["cell", "decade", "neuron", f"share@{label_k}", "paper"], decades),
-        ]
-    return "\n".join(parts)
+    decade_table = table(["cell", "decade", "neuron", f"share@{label_k}", "paper"], decades)
+    return fill(
+        "popularity_neurons",
+        tops=tops,
+        per_seed=" / ".join(f"K = {k}" for k in ks),
+        table=table(["cell", *(f"percentile@{k} (%)" for k in ks), "per seed", "paper"], rows),
+        decades=fill("decades", k=label_k, table=decade_table) if decades else "",
+    )
 
 
 def fidelity_section(runs: Runs) -> str:
@@ -132,32 +116,14 @@ def fidelity_section(runs: Runs) -> str:
         *(f"RBO extrapolated@{n}", f"Kendall tau-b (scores)@{n}", "MS", "paper", "dead ratio"),
         *(f"NDCG@{k} original", f"NDCG@{k} reconstructed", "seeds"),
     ]
-    return "\n".join(
-        [
-            "## 3. Fidelity and the effect of beta (the prediction-aware loss)",
-            "",
-            "Every number is measured on the report users: test users held out of SAE training (a fixed, "
-            "seeded 10% of them; the SAE trains on the other users' pairs and sees every item). The paper's "
-            f"measures, compared with its numbers: truncated RBO of the depth-{d} lists, (1 - p) sum_d p^(d-1) "
-            f"A_d with p = 0.9 and no tail term, under which identical lists score {1 - 0.9**d:.2f}; and "
-            f"Kendall's tau-b of the two lists' rank positions over their union (an item missing from a list "
-            f"ranked {d + 1}). Ours, for reference: extrapolated RBO of the depth-{n} lists (identical lists "
-            "score 1) and tau-b of the two models' scores over the union. Lists exclude the user's training "
-            "items. MS (Pach et al.) is over all neurons, dead ones at 0, with concept vectors as the item "
-            "similarity; the paper's notebooks use the recommender's item embeddings, so MS levels are not "
-            f"comparable. NDCG@{k} of the report users' held-out positives with the original and the "
-            "reconstructed embeddings.",
-            "",
-            table(header, rows),
-        ]
-    )
+    return fill("fidelity", d=d, identical=f"{1 - 0.9**d:.2f}", past=d + 1, n=n, k=k, table=table(header, rows))
 
 
 def topk_section(runs: Runs) -> str:
     rows, depth = [], 29
     for cell, results in runs.items():
-        for kind, name in (("relu", "ReLU + KL (paper)"), ("topk", "TopK")):
-            record = results.first(kind)
+        for architecture, name in (("relu", "ReLU + KL (paper)"), ("topk", "TopK")):
+            record = results.first(architecture)
             if record:
                 run, depth = record.run, record.run.fidelity.paper_depth
                 rows.append(
@@ -166,15 +132,8 @@ def topk_section(runs: Runs) -> str:
                         *(f"{run.fidelity.rbo_truncated:.2f}", run.mono.n_labelled, record.seed),
                     ]
                 )
-    return "\n".join(
-        [
-            "## 4. KL sparsity versus the TopK baseline",
-            "",
-            "Same recommender, beta and seed; TopK keeps the k = 20% of m largest pre-activations per vector.",
-            "",
-            table(["cell", "SAE", "dead ratio", "MS", f"RBO truncated@{depth}", "labelled neurons", "seed"], rows),
-        ]
-    )
+    header = ["cell", "SAE", "dead ratio", "MS", f"RBO truncated@{depth}", "labelled neurons", "seed"]
+    return fill("topk", table=table(header, rows))
 
 
 def matryoshka_section(runs: Runs) -> str:
@@ -186,13 +145,5 @@ def matryoshka_section(runs: Runs) -> str:
             labels = ", ".join(f"{label.label} ({label.purity:.2f})" for label in group.labels) or "none"
             neurons = f"{group.first}-{group.last}"
             rows.append([cell, neurons, f"{group.labelled_share:.2f}", stat([group.mean_purity]), labels])
-    return "\n".join(
-        [
-            "## 5. Matryoshka SAE: broad concepts first",
-            "",
-            "Nested prefixes at a quarter, half and all of m; each row is the neurons a prefix adds, with their "
-            f"automatic labels and each label's purity@{k} (seed 0). Broad concepts should sit in the first prefix.",
-            "",
-            table(["cell", "neurons", "labelled share", f"mean purity@{k}", f"labels (purity@{k})"], rows),
-        ]
-    )
+    header = ["cell", "neurons", "labelled share", f"mean purity@{k}", f"labels (purity@{k})"]
+    return fill("matryoshka", k=k, table=table(header, rows))

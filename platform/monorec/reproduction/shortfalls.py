@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from monorec.case_studies import SPECS
 from monorec.reproduction import paper
 from monorec.reproduction.format import dataset_of
+from monorec.reproduction.prose import fill
 from monorec.reproduction.records import CellRuns, Runs
 from monorec.results import CaseStudies
 
@@ -25,7 +27,7 @@ def shortfalls(runs: Runs) -> list[str]:
         found += _fidelity(cell, results)
         found += _popularity(cell, results)
         for record in sorted(results.base(), key=lambda r: r.seed):
-            found += [f"{cell} seed {record.seed}: {line}" for line in _interventions(record.run.steering)]
+            found += [f"{cell} seed {record.seed}: {line}" for line in _interventions(record.run.case_studies)]
     return found
 
 
@@ -98,12 +100,12 @@ def _interventions(studies: CaseStudies) -> list[str]:
     paper.RELATIVE_EFFECT_FLOOR of where it started (0.03 → 0.07 is small but more than doubles).
     """
     found = []
-    for name in ("filtering", "promotion", "popularity"):
-        study = getattr(studies, name)
+    for name, spec in SPECS.items():
+        study = studies.get(name)
         if study is None:
             continue
         before, after = study.before.effect, study.calibration.report.effect
-        gain = before - after if name == "filtering" else after - before
+        gain = before - after if spec.lower_is_better else after - before
         relative = gain / before if before > 0 else gain
         if gain < paper.EFFECT_FLOOR and relative < paper.RELATIVE_EFFECT_FLOOR:
             verdict = "reversed" if gain < 0 else "absent"
@@ -132,43 +134,28 @@ def lastfm_note(runs: Runs) -> str:
     named = sorted({c for name in paper.PURITY if dataset_of(name) == "lastfm" for c in paper.PURITY[name]})
     present = ", ".join(f"{c} {counts[c]}" for c in named if c in counts)
     absent = ", ".join(c for c in named if c not in counts)
-    return (
-        f"\n\nLast.FM data. The paper used {paper.PAPER_DATA['lastfm']}. We use HetRec-2011 (artist listens "
-        f"and user tags), with the paper's last filter (artists with more than 40 listeners): "
-        f"{recommender.run.dataset.n_items} artists, and {len(counts)} tags from each artist's top 3 of a 50-tag "
-        f"genre vocabulary (`platform/monorec/data/lastfm.py`). Artists carrying the tags the paper names: "
-        f"{present}" + (f"; not in our tag vocabulary: {absent}" if absent else "") + ". Different users, "
-        "artists and tags change every Last.FM number, so the Last.FM rows compare less directly with the "
-        "paper than the ML-1M ones."
+    return fill(
+        "lastfm_data",
+        paper_data=paper.PAPER_DATA["lastfm"],
+        artists=recommender.run.dataset.n_items,
+        tags=len(counts),
+        present=present,
+        absent=f"; not in our tag vocabulary: {absent}" if absent else "",
     )
 
 
 def shortfalls_section(runs: Runs) -> str:
     found = shortfalls(runs)
     listing = "\n".join(f"- {line}" for line in found) if found else "None."
-    return "\n".join(
-        [
-            "## Where we fall short of the paper",
-            "",
-            f"Every number with a paper counterpart missed by more than {paper.PURITY_GAP * 100:.0f} points of "
-            f"purity, {paper.RBO_GAP:g} of RBO, {paper.TAU_GAP:g} of Kendall tau, {paper.MS_GAP:g} of MS or "
-            f"{paper.POPULARITY_GAP:g} percentile points of popularity, and every intervention whose effect is "
-            f"absent (it moves its measure by less than {paper.EFFECT_FLOOR:g} and by less than "
-            f"{paper.RELATIVE_EFFECT_FLOOR:.0%} of where it started) or reversed:",
-            "",
-            listing,
-            "",
-            "What was tried. The recommenders use the paper's settings (d, epochs, Adam, 5 held-out positives) "
-            "with a larger batch and learning rate than the paper's 256 / 1e-3, chosen by "
-            "`benchmarks/bench_recommender.py` within 2% of batch 256's NDCG@10; the SAEs use the paper's "
-            "defaults with batch and learning rate chosen by `benchmarks/bench_sae.py` (Last.FM: batch 1024, "
-            "for its 25 times fewer training pairs). Fidelity is measured as the notebooks do: on users held "
-            "out of SAE training, with truncated RBO at depth 29 and Kendall tau of rank positions; our lists "
-            "exclude each user's training items (the ML-1M MF notebook excludes all of a user's positives, the "
-            "NCF one none). The paper's notebooks also used other loss weights (MF: alpha 0.1, beta 1; NCF: "
-            "alpha 2, beta 10, lambda2 0.07) and `jobs/tune_sae.py` searches them; neither is used in the "
-            "tables above, so every number there comes from the stated defaults and the paper's rule (best "
-            "neuron per concept), not from tuning toward the paper's numbers. Section 8 measures each of "
-            "these differences, and the others the notebooks have, one at a time." + lastfm_note(runs),
-        ]
+    return fill(
+        "shortfalls",
+        purity_gap=f"{paper.PURITY_GAP * 100:.0f}",
+        rbo_gap=f"{paper.RBO_GAP:g}",
+        tau_gap=f"{paper.TAU_GAP:g}",
+        ms_gap=f"{paper.MS_GAP:g}",
+        popularity_gap=f"{paper.POPULARITY_GAP:g}",
+        effect_floor=f"{paper.EFFECT_FLOOR:g}",
+        relative_floor=f"{paper.RELATIVE_EFFECT_FLOOR:.0%}",
+        listing=listing,
+        lastfm=lastfm_note(runs),
     )

@@ -1,10 +1,10 @@
-"""What every case study shares: its candidates, choosing one on the validation users, its curves.
+"""What every case study shares: its context, its candidate SAE edits, choosing one on the validation users, its curves.
 
 A study has a few candidate edits (a tower, a neuron or a concept direction). Each candidate's
 strength is calibrated on the validation users to the study's target; the candidate that meets
 it with the least harm there (collateral RBO, or NDCG@10 for popularity) is the study's
 intervention, measured on the report users, where every candidate's dose-response curve is
-traced too (docs/method.md §5).
+traced too, and every SAE-free method's (docs/method.md §5).
 """
 
 from __future__ import annotations
@@ -14,48 +14,22 @@ import dataclasses
 import pandas as pd
 import torch
 
+from monorec.case_studies.spec import Baseline, StudySpec
 from monorec.config import CaseStudyConfig
 from monorec.data import InteractionData, Split
 from monorec.interpret import NeuronReport
-from monorec.interventions.calibration import MAX_STRENGTH, Calibrated, Calibrator
+from monorec.interventions.calibration import SEARCH_CEILING, Calibrated, Calibrator
+from monorec.interventions.controls import Edit
 from monorec.interventions.effects import EffectFn, Lists
 from monorec.interventions.steering import Dictionary, Intervention, Steerer
 from monorec.interventions.targets import Target
-from monorec.results import Calibration, Curve, Steered, StudyResult
+from monorec.results import Calibration, Curve, Operating, Source, Steered, StudyResult
 
 SUPPRESS_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 BOOST_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TOP_K = 10
 WHERE = {"user": "the users' codes", "item": "the items' codes", "both": "users' and items' codes"}
 TOWER = {"user": "the user tower", "item": "the item tower", "both": "both towers"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """One way to steer toward a study's target: edits that share one calibrated strength."""
-
-    name: str
-    edits: list[Intervention]
-    grid: tuple[float, ...]
-
-    @property
-    def tower(self) -> str:
-        return self.edits[0].tower
-
-    @property
-    def largest(self) -> float:
-        return MAX_STRENGTH[self.edits[0].op]
-
-    def at(self, strength: float) -> list[Intervention]:
-        return [edit.at(strength) for edit in self.edits]
-
-
-def suppressions(what: str, edit: Intervention, towers: list[str]) -> list[Candidate]:
-    """`edit` (a suppression) on each of `towers`, named "suppress <what> on <tower>"."""
-    return [
-        Candidate(f"suppress {what} on {TOWER[tower]}", [dataclasses.replace(edit, tower=tower)], SUPPRESS_GRID)
-        for tower in towers
-    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +71,37 @@ class Study:
 
 
 @dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One way to steer toward a study's target: edits that share one calibrated strength."""
+
+    name: str
+    edits: list[Intervention]
+    grid: tuple[float, ...]
+
+    @property
+    def tower(self) -> str:
+        return self.edits[0].tower
+
+    @property
+    def largest(self) -> float:
+        return SEARCH_CEILING[self.edits[0].op]
+
+    def at(self, strength: float) -> list[Intervention]:
+        return [edit.at(strength) for edit in self.edits]
+
+    def control(self, study: Study) -> Edit:
+        return Edit(study.steerer, study.calibrator.mask, self.edits)
+
+
+def suppressions(what: str, edit: Intervention, towers: list[str]) -> list[Candidate]:
+    """`edit` (a suppression) on each of `towers`, named "suppress <what> on <tower>"."""
+    return [
+        Candidate(f"suppress {what} on {TOWER[tower]}", [dataclasses.replace(edit, tower=tower)], SUPPRESS_GRID)
+        for tower in towers
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
 class Choice:
     """The candidate a study keeps, its calibration on the validation users and the strength applied."""
 
@@ -105,29 +110,30 @@ class Choice:
     strength: float
 
 
-def choose(study: Study, target: Target, candidates: list[Candidate], validation: Lists, harm: str) -> Choice:
+def choose(study: Study, spec: StudySpec, target: Target, candidates: list[Candidate], validation: Lists) -> Choice:
     """Calibrate every candidate on the validation lists and keep the best (`preference`)."""
     trials = []
     for index, candidate in enumerate(candidates):
         found = study.calibrator.calibrate_together(candidate.edits, target, validation.users)
         strength = found.strength if found.strength is not None else candidate.largest
         on_validation = validation.measure(study.scores(validation.users, candidate.at(strength)), strength)
-        rank = preference(found.strength is not None, on_validation, target, harm)
+        rank = preference(found.strength is not None, on_validation, target, spec)
         trials.append((rank, Choice(index, found, strength)))
     return max(trials, key=lambda trial: trial[0])[1]
 
 
-def preference(reached: bool, point: Steered, target: Target, harm: str) -> tuple:
-    """Order candidates: those meeting the target first, then the least harm, then the furthest effect."""
+def preference(reached: bool, point: Steered, target: Target, spec: StudySpec) -> tuple:
+    """Order candidates: those meeting the target first, then the least harm (`spec.chosen_by`), then the
+    furthest effect."""
     effect = -point.effect if target.lower_is_better else point.effect
-    return reached, point.ndcg if harm == "ndcg" else point.collateral_rbo, effect
+    return reached, point.ndcg if spec.chosen_by == "ndcg" else point.collateral_rbo, effect
 
 
 def steer(
-    study: Study, target: Target, candidates: list[Candidate], validation: Lists, report: Lists, harm: str
+    study: Study, spec: StudySpec, target: Target, candidates: list[Candidate], validation: Lists, report: Lists
 ) -> StudyResult:
     """Choose a candidate on the validation lists; measure it, and trace every candidate, on the report lists."""
-    choice = choose(study, target, candidates, validation, harm)
+    choice = choose(study, spec, target, candidates, validation)
     best = candidates[choice.index]
     neurons = sorted({n for edit in best.edits for n in study.steerer.weighted(edit)[0]})
     where = "the item's code" if best.edits[0].item_ids else WHERE[best.tower]
@@ -146,12 +152,24 @@ def steer(
             choice.found.effect,
             report.measure(study.scores(report.users, best.at(choice.strength)), choice.strength),
         ),
-        curves=[curve(study, report, candidate, "SAE") for candidate in candidates],
+        curves=[curve(study, report, candidate, "sae") for candidate in candidates],
         chosen=choice.index,
     )
 
 
-def curve(study: Study, lists: Lists, candidate: Candidate, source: str) -> Curve:
-    """A candidate's dose-response along its grid of strengths, on `lists`; `source` is "SAE" or "probe"."""
-    points = [lists.measure(study.scores(lists.users, candidate.at(s)), s) for s in candidate.grid]
-    return Curve(f"{source}: {candidate.name}", "strength", points, candidate.tower)
+def curve(study: Study, lists: Lists, candidate: Candidate, source: Source) -> Curve:
+    """A candidate's dose-response along its grid of strengths, on `lists`; `source` is "sae" or "probe"."""
+    return Curve(
+        candidate.name, source, "strength", lists.trace(candidate.control(study), candidate.grid), candidate.tower
+    )
+
+
+def baseline_curve(baseline: Baseline, context: object, lists: Lists) -> Curve:
+    """An SAE-free method's dose-response along its grid, over the lists' unedited scores."""
+    control = baseline.build(context, lists.unedited)
+    return Curve(baseline.name, baseline.source, control.parameter, lists.trace(control, baseline.grid))
+
+
+def sae_operating(result: StudyResult, point: Steered) -> Operating:
+    """The SAE's calibrated edit at its operating point."""
+    return Operating(result.intervention, "sae", point)

@@ -16,17 +16,35 @@ import dataclasses
 import numpy as np
 import torch
 
-from monorec.interventions import baselines
+from monorec.case_studies.context import BOOST_GRID, Candidate, Study, baseline_curve, curve, sae_operating, steer
+from monorec.case_studies.spec import Baseline, Bound, LessSpill, Matching, StudySpec
 from monorec.interventions.calibration import dominant_concepts
+from monorec.interventions.controls import Control, Scorer, score_offset
 from monorec.interventions.effects import Lists, at_effect, item_reach
 from monorec.interventions.steering import Intervention
-from monorec.interventions.study import BOOST_GRID, Candidate, Study, curve, steer
 from monorec.interventions.targets import Target
 from monorec.results import Curve, Operating, StudyResult
 
+OFFSETS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
+OFFSET = "score offset"
 
-def promotion(study: Study) -> StudyResult:
+
+@dataclasses.dataclass(frozen=True)
+class Promoted:
+    """The item promoted (its index) in a catalogue of `n_items`."""
+
+    item: int
+    n_items: int
+
+
+def offset(promoted: Promoted, base: Scorer) -> Control:
+    return score_offset(base, promoted.item, promoted.n_items)
+
+
+def promotion(spec: StudySpec, study: Study) -> StudyResult | None:
     settings, data = study.settings, study.data
+    if settings.promote_concept not in study.report.mono.concepts:
+        return None
     matrix, names = data.concept_matrix()
     carriers = np.flatnonzero(matrix[:, names.index(settings.promote_concept)])
     named = np.flatnonzero(data.items["name"].to_numpy() == settings.promote_item)
@@ -67,27 +85,32 @@ def promotion(study: Study) -> StudyResult:
     ]
     target = Target("item_reach", k, at_least=settings.promote_min_reach, item_id=item_id, audience=audiences)
     report, outside = eligible(study.report_users, True), eligible(study.report_users, False)
-    result = steer(study, target, candidates, eligible(study.calibrator.validation_users, True), report, "collateral")
+    validation = eligible(study.calibrator.validation_users, True)
+    result = steer(study, spec, target, candidates, validation, report)
     chosen = candidates[result.chosen or 0]
     strength = result.calibration.report.strength
     after = study.scores(report.users, chosen.at(strength))
     spill = outside.measure(study.scores(outside.users, chosen.at(strength)), strength).effect
-    offset = _with_outside(baselines.score_offset(report, item), baselines.score_offset(outside, item))
+    promoted = Promoted(item, data.n_items)
+    references = [
+        _with_outside(baseline_curve(baseline, promoted, report), baseline_curve(baseline, promoted, outside))
+        for baseline in spec.baselines
+    ]
     traced = [
-        _with_outside(c, curve(study, outside, candidate, "SAE")) for c, candidate in zip(result.curves, candidates)
+        _with_outside(c, curve(study, outside, candidate, "sae")) for c, candidate in zip(result.curves, candidates)
     ]
     calibrated = dataclasses.replace(result.calibration.report, outside=spill)
-    matched = at_effect(offset, calibrated.effect)
+    matched = [(reference, at_effect(reference, calibrated.effect)) for reference in references]
     ranks = {"before": _median_rank(report.before, item), "after": _median_rank(after, item)}
     return dataclasses.replace(
         result,
         subject=f"{data.items['name'].iloc[item]} ({settings.promote_concept}) to {', '.join(audiences) or 'everyone'}",
         before=dataclasses.replace(result.before, outside=outside.measure(outside.before, 0.0).effect),
         calibration=dataclasses.replace(result.calibration, report=calibrated),
-        curves=[*traced, offset],
+        curves=[*traced, *references],
         operating=[
-            Operating(f"SAE: {result.intervention}", calibrated),
-            *([Operating(offset.method, matched)] if matched is not None else []),
+            sae_operating(result, calibrated),
+            *(Operating(curve.method, curve.source, point) for curve, point in matched if point is not None),
         ],
         details={f"median_rank_{when}": rank for when, rank in ranks.items()}
         | {"outside_users": float(len(outside.users))},
@@ -102,3 +125,18 @@ def _with_outside(audience: Curve, outside: Curve) -> Curve:
 
 def _median_rank(scores: torch.Tensor, item: int) -> float:
     return float((1 + (scores > scores[:, item : item + 1]).sum(1)).float().median())
+
+
+PROMOTION = StudySpec(
+    name="promotion",
+    measure="item_reach",
+    measure_label="audience with the item",
+    effect_label="reach",
+    lower_is_better=False,
+    chosen_by="collateral",
+    harm="spill",
+    targets=(Bound("reach"), LessSpill(OFFSET, OFFSET)),
+    matching=Matching(harm=True),
+    run=promotion,
+    baselines=(Baseline(OFFSET, offset, OFFSETS),),
+)

@@ -23,17 +23,42 @@ import numpy as np
 import pandas as pd
 import torch
 
+from monorec.case_studies.context import TOP_K, Study, baseline_curve, choose, curve, steer, suppressions
+from monorec.case_studies.spec import Baseline, BelowMethod, Bound, Matching, MinCollateral, StudySpec
 from monorec.interpret.neurons import best_neurons, purity
-from monorec.interventions import baselines
+from monorec.interventions.controls import Control, Scorer, metadata_filter
 from monorec.interventions.directions import LinearProbe
 from monorec.interventions.effects import Lists, concept_share
 from monorec.interventions.steering import Intervention
-from monorec.interventions.study import TOP_K, Study, choose, curve, steer, suppressions
 from monorec.interventions.targets import Target
-from monorec.results import Curve, Operating, StudyResult
+from monorec.results import Curve, Operating, Source, StudyResult
 from monorec.sae.scan import scan
 
 PROBE_THRESHOLD = 0.5  # a class-balanced probe's even odds: items above it are inferred to carry the concept
+FILTER_GAMMAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 1e9)  # the last removes the filtered items outright
+MIN_COLLATERAL = 0.6  # the page's target: the rest of the audience's lists kept at collateral RBO >= 0.6
+VISIBLE_FILTER = "metadata filter (visible tags)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tags:
+    """Per item (bool tensors): the concept's visible tags, those plus the probe's inferred ones, and every tag."""
+
+    visible: torch.Tensor
+    inferred: torch.Tensor
+    every: torch.Tensor
+
+
+def visible_filter(tags: Tags, base: Scorer) -> Control:
+    return metadata_filter(base, tags.visible)
+
+
+def probe_filter(tags: Tags, base: Scorer) -> Control:
+    return metadata_filter(base, tags.inferred)
+
+
+def every_tag_filter(tags: Tags, base: Scorer) -> Control:
+    return metadata_filter(base, tags.every)
 
 
 def hide_tags(carriers: np.ndarray, share: float, seed: int) -> np.ndarray:
@@ -62,8 +87,10 @@ def best_neuron(item_codes: torch.Tensor, carriers: np.ndarray, ks: list[int]) -
     return best_neurons(purities, ["concept"])["concept"].neuron
 
 
-def filtering(study: Study) -> StudyResult:
+def filtering(spec: StudySpec, study: Study) -> StudyResult | None:
     settings, concepts = study.settings, study.report.mono.concepts
+    if not concepts:
+        return None
     concept = settings.filter_concept
     if concept not in concepts:
         concept = max(concepts, key=lambda c: concepts[c].purity[min(concepts[c].purity)])
@@ -89,21 +116,23 @@ def filtering(study: Study) -> StudyResult:
         *suppressions("its direction", Intervention(concept=concept, op="suppress"), settings.filter_towers),
     ]
     target = Target("concept_share", TOP_K, at_most=settings.filter_max_share, concept=concept)
-    result = steer(seen, target, candidates, validation, report, harm="collateral")
+    result = steer(seen, spec, target, candidates, validation, report)
 
     hidden_t = torch.as_tensor(hidden, device=device)
     sae_strength = result.calibration.report.strength
     sae_after = seen.scores(report.users, candidates[result.chosen or 0].at(sae_strength))
-    probe_curves, probe_point, inferred = _probe(seen, visible_items, visible, target, validation, report, hidden_t)
-    filters = {"visible tags": visible, "visible tags and the probe's": inferred, "every tag, for reference": truth}
-    filter_curves = [baselines.metadata_filter(report, items, tags) for tags, items in filters.items()]
+    probed = _probe(seen, spec, visible_items, visible, target, validation, report, hidden_t)
+    probe_curves, probe_point, inferred = probed
+    tags = Tags(visible, inferred, truth)
+    filter_curves, filter_points = [], []
+    for baseline in spec.baselines:
+        filter_curves.append(baseline_curve(baseline, tags, report))
+        removed = baseline.build(tags, report.unedited).scores(report.users, baseline.grid[-1])
+        filter_points.append(_operating(baseline.name, baseline.source, report, removed, hidden_t, baseline.grid[-1]))
     operating = [
-        _operating(f"SAE: {result.intervention}", report, sae_after, hidden_t, sae_strength),
+        _operating(result.intervention, "sae", report, sae_after, hidden_t, sae_strength),
         probe_point,
-        *(
-            _operating(curve.method, report, report.before - baselines.FULL_REMOVAL * items.float()[None], hidden_t)
-            for curve, items in zip(filter_curves, filters.values())
-        ),
+        *filter_points,
     ]
     details = {
         "hidden_share": settings.hidden_tags,
@@ -121,6 +150,7 @@ def filtering(study: Study) -> StudyResult:
 
 def _probe(
     seen: Study,
+    spec: StudySpec,
     visible_items: pd.DataFrame,
     visible: torch.Tensor,
     target: Target,
@@ -134,20 +164,39 @@ def _probe(
     inferred = visible | (probe.probability(embeddings) >= PROBE_THRESHOLD)
     probing = seen.seeing(visible_items, probe.dictionary())
     candidates = suppressions("the probe's direction", Intervention(0, "suppress"), seen.settings.filter_towers)
-    choice = choose(probing, target, candidates, validation, harm="collateral")
+    choice = choose(probing, spec, target, candidates, validation)
     chosen = candidates[choice.index]
     after = probing.scores(report.users, chosen.at(choice.strength))
-    point = _operating(f"probe: {chosen.name}", report, after, hidden, choice.strength)
+    point = _operating(chosen.name, "probe", report, after, hidden, choice.strength)
     return [curve(probing, report, candidate, "probe") for candidate in candidates], point, inferred
 
 
 def _operating(
-    method: str, report: Lists, after: torch.Tensor, hidden: torch.Tensor, strength: float | None = None
+    method: str, source: Source, report: Lists, after: torch.Tensor, hidden: torch.Tensor, strength: float
 ) -> Operating:
     """A method's point on the report users, and the hidden-tag items it took out of their top-k."""
 
     def hidden_in_top(scores: torch.Tensor) -> int:
         return int(hidden[scores.topk(report.k, dim=1).indices].sum())
 
-    point = report.measure(after, strength if strength is not None else baselines.FULL_REMOVAL)
-    return Operating(method, point, hidden_in_top(report.before) - hidden_in_top(after))
+    point = report.measure(after, strength)
+    return Operating(method, source, point, hidden_in_top(report.before) - hidden_in_top(after))
+
+
+FILTERING = StudySpec(
+    name="filtering",
+    measure="concept_share",
+    measure_label="concept share (every tag)",
+    effect_label="share",
+    lower_is_better=True,
+    chosen_by="collateral",
+    harm="collateral",
+    targets=(Bound("share"), MinCollateral(MIN_COLLATERAL), BelowMethod(VISIBLE_FILTER, "visible-tag filter")),
+    matching=Matching(effect=True, floor=MIN_COLLATERAL),
+    run=filtering,
+    baselines=(
+        Baseline(VISIBLE_FILTER, visible_filter, FILTER_GAMMAS),
+        Baseline("metadata filter (visible tags and the probe's)", probe_filter, FILTER_GAMMAS),
+        Baseline("metadata filter (every tag, for reference)", every_tag_filter, FILTER_GAMMAS, source="reference"),
+    ),
+)

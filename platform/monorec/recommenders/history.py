@@ -1,0 +1,83 @@
+"""Models whose user tower is a function of the user's history instead of a row of a table.
+
+A user's vector is computed from the items they interacted with, in their order: the mean of
+the items' vectors (the test suite's kind), or a sequence encoder (SASRec). Such a model keeps
+the training histories it computes its own users from (CSR rows, `history_indptr` and
+`history_items`), saved with its weights, so the SAE, interpretation, steering and evaluation
+read every known user's vector as they would read a table. A user it never saw is placed by the
+same tower, one forward pass over their history (`Forward`, its kind's `fold_in`): no fitting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from typing import ClassVar
+
+import torch
+
+from monorec.data.split import Split, csr_rows
+from monorec.recommenders.base import TwoTowerRecommender
+
+
+@dataclasses.dataclass(frozen=True)
+class Histories:
+    """`size` users' histories end to end: `items` in each user's order, `owner[k]` the user (0..size-1) of items[k]."""
+
+    items: torch.Tensor
+    owner: torch.Tensor
+    size: int
+
+
+class HistoryRecommender(TwoTowerRecommender):
+    """A two-tower model whose user vector is `encode` of the user's history; items keep their table."""
+
+    user_table = False
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int, history_length: int = 0) -> None:
+        super().__init__(n_users, n_items, embedding_dim)
+        self.register_buffer("history_indptr", torch.zeros(n_users + 1, dtype=torch.long))
+        self.register_buffer("history_items", torch.zeros(history_length, dtype=torch.long))
+
+    @classmethod
+    def from_architecture(cls, architecture: dict) -> HistoryRecommender:
+        sizes = (architecture[key] for key in ("n_users", "n_items", "embedding_dim", "history_length"))
+        return cls(*sizes)
+
+    def architecture(self) -> dict:
+        return {**super().architecture(), "history_length": len(self.history_items)}
+
+    def attach(self, split: Split) -> HistoryRecommender:
+        """Keep the split's training histories: the known users' vectors are computed from them."""
+        indptr, items = split.train_csr()
+        self.history_indptr = torch.as_tensor(indptr, dtype=torch.long, device=self.history_indptr.device)
+        self.history_items = torch.as_tensor(items, dtype=torch.long, device=self.history_items.device)
+        return self
+
+    @abstractmethod
+    def encode(self, histories: Histories) -> torch.Tensor:
+        """(histories.size, d): the user tower, one vector per history."""
+
+    def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
+        users = torch.arange(self.n_users, device=self.history_indptr.device) if user_idx is None else user_idx
+        owner, items = csr_rows(self.history_indptr, self.history_items, users)
+        return self.encode(Histories(items, owner, len(users)))
+
+    def place(self, history: torch.Tensor) -> torch.Tensor:
+        """(d,) the vector of a user given by their history (item indices, in order): one pass of the tower."""
+        history = history.to(self.history_items.device)
+        return self.encode(Histories(history, torch.zeros_like(history), 1))[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Forward:
+    """How a history tower places a user it never saw (a `FoldIn`): one forward pass, nothing fitted."""
+
+    quick: ClassVar[bool] = True  # one pass over one history: a service may run it on its event loop
+
+    def __call__(self, model: HistoryRecommender, history: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model.place(history)
+
+
+FORWARD = Forward()

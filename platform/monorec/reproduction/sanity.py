@@ -1,0 +1,99 @@
+"""The random-SAE check (docs/method.md §4): do SAEs with a matrix frozen at random match the trained one?"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monorec.case_studies.filtering import FILTERING, MIN_COLLATERAL
+from monorec.reproduction.format import model_of, stat, table
+from monorec.reproduction.prose import fill
+from monorec.reproduction.records import PURE, AblationCell, SAERecord, genres_found
+
+TRAINED = "untied_trained"  # configs/ablation.yaml's trained arm of the random-SAE check, the reference
+MS_MATCH, GENRE_MATCH = 0.05, 1.0  # a frozen arm "matches" within these of the trained one
+HEADER = (
+    *("model", "arm", "seeds", f"genres at p@10 >= {PURE}", "MS", "RBO truncated", "Horror share"),
+    *("collateral RBO", "filtering met"),
+)
+
+
+def sanity_section(cells: dict[str, AblationCell]) -> str:
+    rows, verdicts = [], []
+    for cell, ablation in cells.items():
+        names = sorted(ablation.named("sanity"), key=lambda n: (n != TRAINED, n))
+        arms = {n: ablation.arm(n) for n in names}
+        for name, records in arms.items():
+            filtering = [f for r in records if (f := r.run.case_studies.get(FILTERING.name)) is not None]
+            met = sum(not FILTERING.misses(f) for f in filtering)  # section 6's targets, by the study's own rules
+            before, after = (
+                stat([f.before.effect for f in filtering]),
+                stat([f.calibration.report.effect for f in filtering]),
+            )
+            rows.append(
+                [
+                    *(model_of(cell), name, ", ".join(str(r.seed) for r in records)),
+                    stat([genres_found(r) for r in records], 1),
+                    stat([r.run.mono.ms for r in records]),
+                    stat([r.run.fidelity.rbo_truncated for r in records]),
+                    f"{before} -> {after}",
+                    stat([f.calibration.report.collateral_rbo for f in filtering]),
+                    f"{met}/{len(records)}",
+                ]
+            )
+        verdicts.append(_verdict(cell, arms))
+    if not rows:
+        return ""
+    return fill("sanity", min_collateral=f"{MIN_COLLATERAL:g}", table=table(HEADER, rows), verdicts="\n".join(verdicts))
+
+
+def _verdict(cell: str, arms: dict[str, list[SAERecord]]) -> str:
+    trained = arms.get(TRAINED)
+    if not trained:
+        return ""
+    genres, ms, met = _scores(trained)
+    matching = [
+        name
+        for name, records in arms.items()
+        if name != TRAINED
+        and _scores(records)[0] >= genres - GENRE_MATCH
+        and _scores(records)[1] >= ms - MS_MATCH
+        and _scores(records)[2] >= met
+    ]
+    rule = (
+        f"genres at p@10 >= {PURE} within {GENRE_MATCH:g}, MS within {MS_MATCH:g}, Horror filtering's targets of "
+        "section 6 met as often"
+    )
+    rbo = {name: float(np.mean([r.run.fidelity.rbo_truncated for r in records])) for name, records in arms.items()}
+    filtered = {
+        name: [r.run.case_studies[FILTERING.name].calibration.report for r in records] for name, records in arms.items()
+    }
+    share = {name: float(np.mean([point.effect for point in points])) for name, points in filtered.items()}
+    collateral = {name: float(np.mean([point.collateral_rbo for point in points])) for name, points in filtered.items()}
+    unmet = (
+        " No arm, trained or frozen, meets section 6's Horror filtering targets on any seed."
+        if met == 0 and all(_scores(records)[2] == 0 for records in arms.values())
+        else ""
+    )
+    if matching:
+        each = lambda values: ", ".join(f"{name} {values[name]:.2f}" for name in matching)  # noqa: E731
+        return (
+            f"{model_of(cell)}: **{' and '.join(matching)} {'match' if len(matching) > 1 else 'matches'} the trained "
+            f"SAE** ({rule}): on these measures a dictionary left at random does as well as a trained one. Not on "
+            f"fidelity (truncated RBO {each(rbo)} against the trained SAE's {rbo[TRAINED]:.2f}). Horror filtering "
+            f"leaves a share of {each(share)} at collateral RBO {each(collateral)}, against the trained SAE's "
+            f"{share[TRAINED]:.2f} at {collateral[TRAINED]:.2f}.{unmet}"
+        )
+    return (
+        f"{model_of(cell)}: no frozen arm matches the trained SAE ({rule}): training the dictionary does work "
+        f"here.{unmet}"
+    )
+
+
+def _scores(records: list[SAERecord]) -> tuple[float, float, int]:
+    """Mean genres found, mean MS, and how many seeds met section 6's Horror filtering targets."""
+    met = sum(
+        not FILTERING.misses(r.run.case_studies[FILTERING.name])
+        for r in records
+        if FILTERING.name in r.run.case_studies
+    )
+    return float(np.mean([genres_found(r) for r in records])), float(np.mean([r.run.mono.ms for r in records])), met
