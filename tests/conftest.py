@@ -6,9 +6,30 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from monorec.config import SyntheticConfig
 from monorec.data import make_synthetic, split_dataset
+
+GROUPS = {  # tests that must share one xdist worker (`--dist loadgroup`), by the folders or files that hold them
+    "ray": ("ray_local", "ray_cluster", "test_tune.py"),  # each starts a Ray on its fixed ports: one at a time
+    "contract": ("test_api_contract.py",),  # its tests read one Schemathesis run, made once per worker
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((name for name, parts in GROUPS.items() if set(parts) & set(item.path.parts)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _threads_per_worker() -> None:
+    """Each xdist worker gets its share of the cores for torch, so that two workers do not oversubscribe them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(autouse=True, scope="session")

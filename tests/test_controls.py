@@ -4,6 +4,7 @@ No model, no training: a control's base is any function of the users returning t
 scores (seen items at -inf), here fixed tables.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -139,7 +140,9 @@ def test_the_spill_over_is_the_rise_of_the_promoted_items_reach_outside_the_audi
     # delta 0: audience 0 of 2, outside 1 of 4; delta 1: 1 of 2 and 2 of 4; delta 2: 2 of 2 and 3 of 4.
     assert [(p.effect, p.outside) for p in traced.points] == [(0.0, 0.25), (0.5, 0.5), (1.0, 0.75)]
     before = outside.measure(outside.before, 0.0)
+    assert before.effect == 0.25
     read = Operating(OFFSET, "baseline", at_effect(traced, 1.0))  # read where the SAE's edit reaches everyone
+    sae = Steered(2.0, 1.0, 1.0, 1.0, outside=0.5)  # an edit reaching the whole audience and 2 of 4 outside
     study = StudyResult(
         subject="item 4",
         neurons=[],
@@ -149,10 +152,13 @@ def test_the_spill_over_is_the_rise_of_the_promoted_items_reach_outside_the_audi
         k=2,
         measure="item_reach",
         before=Steered(0.0, 0.0, 1.0, 1.0, outside=before.effect),
-        calibration=Calibration(1.0, 2.0, 1.0, Steered(2.0, 1.0, 1.0, 1.0, outside=0.5)),
+        calibration=Calibration(1.0, 2.0, 1.0, sae),
         curves=[traced],
-        operating=[Operating("boost its neuron", "sae", Steered(2.0, 1.0, 1.0, 1.0, outside=0.5)), read],
+        operating=[Operating("boost its neuron", "sae", sae), read],
     )
     assert spill(study, read) == 0.5  # two more of the four outside users
     assert spill(study, study.operating[0]) == 0.25  # the SAE's edit, at the same reach: one more
     assert LessSpill(OFFSET, OFFSET).miss(PROMOTION, study) is None  # +0.25 below the offset's +0.50
+    everyone = Operating("boost its neuron", "sae", dataclasses.replace(sae, outside=1.0))  # all 4 outside
+    missed = LessSpill(OFFSET, OFFSET).miss(PROMOTION, dataclasses.replace(study, operating=[everyone, read]))
+    assert missed == "spill-over +0.75 not below the score offset's +0.50"

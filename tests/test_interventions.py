@@ -116,11 +116,13 @@ def test_calibration_finds_the_smallest_strength_that_meets_a_target(steering):
     target = Target("concept_share", 10, at_most=0.1, concept="Horror")
     edit = Intervention("Horror", "suppress", tower="both", target=target)
     found = calibrator.calibrate(edit)
-    assert found.strength is not None and found.effect <= 0.1 and found.users > 0
     population = calibrator.population(target)
+    slots = len(population) * 10  # a share is judged as a count of list slots
+    assert found.strength is not None and round(found.effect * slots) <= 0.1 * slots and found.users > 0
     slightly_weaker = edit.at(found.strength * 0.97)
     scores = calibrator.mask(steerer.scores(population, [slightly_weaker]), population)
-    assert calibrator.effect_fn(target)(scores).mean().item() > 0.1  # the smallest, within the bisection's precision
+    weaker = calibrator.effect_fn(target)(scores).mean().item()
+    assert round(weaker * slots) > 0.1 * slots  # the smallest, within the bisection's precision
     resolved, _ = calibrator.resolve(edit)
     assert resolved.strength == found.strength and resolved.target is None
     unreachable = Intervention("Horror", "suppress", target=Target("concept_share", 10, at_most=0.0, concept="Horror"))

@@ -1,14 +1,21 @@
-"""Ray Tune + MLflow: bad configs fail fast, a small search is fully tracked, and the job runs on a cluster."""
+"""Ray Tune + MLflow: bad configs fail fast, trials and Ray Train workers warn about nothing on the read-only
+arrays Ray hands them, a small search is fully tracked, and the job runs on a cluster."""
 
 import json
 import os
+import pickle
 import runpy
 import shutil
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 ray = pytest.importorskip("ray")
 from mlflow import MlflowClient  # noqa: E402
@@ -55,6 +62,88 @@ def test_the_objective_takes_the_configured_terms_from_the_validation_stats(fide
     assert report.objective == pytest.approx(0.25 * mono + 0.75 * rbo)
     infeasible = trial_report({**stats, "dead_ratio": 0.6}, GenreMeasures(0.4, np.array([0.2, 0.8])), config)
     assert infeasible.objective == -1.0
+
+
+def from_object_store(payload: dict) -> dict:
+    """`payload` as Ray's object store hands it to a trial or a worker: pickled (protocol 5) with its
+    arrays out of band, and unpickled over read-only buffers, so every array is read-only."""
+    buffers = []
+    sent = pickle.dumps(payload, 5, buffer_callback=buffers.append)
+    return pickle.loads(sent, buffers=[bytes(buffer.raw()) for buffer in buffers])
+
+
+@contextmanager
+def warnings_are_errors() -> Iterator[None]:
+    """Every warning an error, torch's once-per-process ones included: an earlier test must not hide them."""
+    warn_always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            yield
+    finally:
+        torch.set_warn_always(warn_always)
+
+
+def test_only_read_only_arrays_are_copied_into_tensors():
+    """`tensor_of` shares a writable array's memory, as torch.as_tensor does, and copies a read-only one."""
+    from monorec.devices import tensor_of
+
+    array = np.arange(4)
+    tensor_of(array)[0] = 7
+    assert array[0] == 7  # shared
+    array.setflags(write=False)
+    with warnings_are_errors():
+        copied, widened = tensor_of(array), tensor_of(array, torch.float64)
+    copied[1] = 9
+    assert array.tolist() == [7, 1, 2, 3] and widened.tolist() == [7.0, 1.0, 2.0, 3.0]
+
+
+def test_a_trial_warns_about_nothing_on_the_read_only_arrays_ray_hands_it(synthetic, tmp_path):
+    """A trial's work (SAE training, the per-epoch genre measures) on its payload from the object store,
+    in this process (a Ray start would cost 30 s)."""
+    from monorec.config import ExperimentConfig, load_config
+    from monorec.distributed.payload import make_payload
+    from monorec.recommenders import build_recommender
+    from monorec.tune.search import genre_matrix, train_trial, with_params
+
+    data, _, split = synthetic
+    config = load_config(ExperimentConfig, ROOT / "configs" / "tune_quick.yaml", ["sae_train.epochs=1"])
+    recommender = build_recommender(config.model, split.n_users, split.n_items)  # untrained: only the arrays matter
+    payload = from_object_store(make_payload(config, recommender, split=split, genres=genre_matrix(data)))
+    assert not payload["split"].train_items.flags.writeable and not payload["genres"].flags.writeable
+    reports = []
+    with warnings_are_errors():
+        trial = with_params(config, {"beta": 0.5, "lambda2": 0.01})
+        train_trial(trial, payload, tmp_path, lambda report, _: reports.append(report))
+    assert [report.epoch for report in reports] == [1] and 0 <= reports[0].purity <= 1
+
+
+def test_a_ray_train_worker_warns_about_nothing_on_the_read_only_arrays_ray_hands_it(synthetic):
+    """What a Ray Train worker gets from the object store (`distributed.train`): its sampler's keys and
+    item counts, and for the SAE the validation users and their training items."""
+    from monorec.config import ModelConfig, SAEConfig, SAETrainConfig
+    from monorec.data.pairs import InMemoryPairs
+    from monorec.data.sampling import NegativeSampler, positive_keys
+    from monorec.recommenders import build_recommender
+    from monorec.sae import SparseAutoencoder
+    from monorec.sae.training import Validation, fit_sae, sae_folds
+
+    _, _, split = synthetic
+    config = SAETrainConfig(epochs=1, device="cpu")
+    folds = sae_folds(split, config)
+    keys, validation = positive_keys(split), Validation.of(split, folds.validation)
+    sent = from_object_store({"keys": keys, "item_counts": split.item_counts(), "validation": validation})
+    assert not sent["item_counts"].flags.writeable and not sent["validation"].users.flags.writeable
+    recommender = build_recommender(ModelConfig(embedding_dim=8), split.n_users, split.n_items)
+    cpu, rows = torch.device("cpu"), folds.train_rows(split)
+    pairs = InMemoryPairs(split.train_users, split.train_items, config.shuffle_window, 0, cpu, rows=rows)
+    users = torch.arange(50)
+    with warnings_are_errors():
+        negatives = NegativeSampler(sent["keys"], split.n_items, sent["item_counts"], "popularity").sample(users)
+        result = fit_sae(SparseAutoencoder(8, SAEConfig(n_latents=8)), recommender, pairs, sent["validation"], config)
+    assert not np.isin(users.numpy() * split.n_items + negatives.numpy(), keys).any()
+    assert result.epochs == 1 and 0 < result.history[0]["rbo_extrapolated"] <= 1
 
 
 def test_the_front_is_the_trials_no_other_beats_on_both_scores():

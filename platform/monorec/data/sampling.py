@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from monorec.data.split import Split
+from monorec.devices import tensor_of
 from monorec.errors import DataError
 
 POPULARITY_POWER = 0.75
@@ -36,7 +37,7 @@ class NegativeSampler:
         self.device = torch.device(device)
         self.positive_keys = _read_only_tensor(positive_keys, self.device)
         if distribution == "popularity":
-            weights = torch.as_tensor(item_counts, dtype=torch.float64) ** POPULARITY_POWER
+            weights = tensor_of(item_counts, torch.float64) ** POPULARITY_POWER
             self.weights: torch.Tensor | None = (weights / weights.sum()).to(self.device)
         elif distribution == "uniform":
             self.weights = None

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from monorec.devices import tensor_of
 from monorec.interpret.concepts import Concepts
 from monorec.results import ConceptNeuron
 from monorec.sae.scan import TopActivations
@@ -24,7 +25,7 @@ MISS_PERCENTILE = 100.0  # an inactive top-k item: as far from popular as an ite
 def purity(top: TopActivations, concept_matrix: np.ndarray, k: int) -> np.ndarray:
     """(m, n_concepts) share of each neuron's top-k items that carry each concept."""
     indices, active = top.top(k)
-    carried = torch.as_tensor(concept_matrix, device=indices.device)[indices] & active[:, :, None]
+    carried = tensor_of(concept_matrix, device=indices.device)[indices] & active[:, :, None]
     return (carried.float().sum(1) / k).cpu().numpy()
 
 
@@ -106,7 +107,7 @@ def monosemanticity(top: TopActivations, item_vectors: np.ndarray, top_n: int = 
     items; MS_j = sum_{p != q} a_p a_q s(p, q) / sum_{p != q} a_p a_q. A neuron never active on an
     item gets 0, as in the paper's notebooks, so the mean over all neurons counts dead ones.
     """
-    vectors = torch.as_tensor(item_vectors, dtype=torch.float32, device=top.values.device)
+    vectors = tensor_of(item_vectors, torch.float32, top.values.device)
     unit = vectors / vectors.norm(dim=1, keepdim=True).clamp(min=1e-12)
     low, high = top.low, top.high
     n = min(top_n, top.n_items)

@@ -20,7 +20,7 @@ import torch
 from monorec.config import SAETrainConfig
 from monorec.data.pairs import InMemoryPairs, PairSource, shuffled_batches
 from monorec.data.split import Split, UserFolds, split_users
-from monorec.devices import fused_adam, resolve_device
+from monorec.devices import fused_adam, resolve_device, tensor_of
 from monorec.evaluation.fidelity import list_fidelity
 from monorec.evaluation.ranking import rows_per_tile
 from monorec.parallel import DataParallel
@@ -105,7 +105,7 @@ class SAETask:
         self.user_table = recommender.user_embeddings().detach()
         self.item_table = recommender.item_embeddings().detach()
         self.seen = validation.seen
-        self.validation_users = torch.as_tensor(validation.users, device=device)
+        self.validation_users = tensor_of(validation.users, device=device)
 
     def random_state(self) -> dict[str, torch.Generator]:
         return {"shuffle_rng": self.shuffle}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -151,21 +152,16 @@ def run_trial(params: dict, payload: dict) -> None:
     trials of a node), so no trial reads or splits the dataset again, wherever it runs.
     """
     config = with_params(payload_config(payload), params)
-    recommender = payload_recommender(payload)
-    split, genres = payload["split"], payload["genres"]
     tracker = Tracker(payload["tracking_uri"])
     trial_name = tune.get_context().get_trial_name()
     run_id = tracker.nested_run(payload["experiment_id"], payload["parent_run_id"], trial_name, payload["tags"])
     node = ray.get_runtime_context().get_node_id()
     tracker.set_tag(run_id, "node", node)  # the node of its latest attempt: a restarted trial moves
     tracker.log_params(run_id, {"trial": params, "sae": to_dict(config.sae)})
-    sae = build_sae(config, recommender.embedding_dim)
     with tempfile.TemporaryDirectory() as local:
         restore_checkpoint(tune.get_checkpoint(), Path(local))
 
-        def on_epoch(stats: dict) -> None:
-            report = trial_report(stats, genre_measures(sae, recommender, genres, config), config)
-            sae.train()
+        def on_report(report: TrialReport, stats: dict) -> None:
             epoch_stats = {name: value for name, value in stats.items() if name not in ("epoch", "samples")}
             metrics = {**mlflow_metrics(report, "tune/"), **mlflow_metrics(epoch_stats, "train/")}
             tracker.log_metrics(run_id, metrics, step=report.epoch)
@@ -173,4 +169,21 @@ def run_trial(params: dict, payload: dict) -> None:
             tune.report({**to_dict(report), **extra}, checkpoint=tune.Checkpoint.from_directory(local))
 
         # The run is closed by the driver: ASHA may stop this function at any report.
-        train_sae(sae, recommender, split, config.sae_train, FitOptions(Path(local), run_hash(config), on_epoch))
+        train_trial(config, payload, Path(local), on_report)
+
+
+def train_trial(
+    config: ExperimentConfig, payload: dict, folder: Path, on_report: Callable[[TrialReport, dict], None]
+) -> None:
+    """A trial's work without Ray or MLflow, so that it runs in-process too: the SAE trained on the
+    payload's recommender and split (checkpoints in `folder`), `on_report` called after every epoch
+    with the epoch's report and the training loop's stats."""
+    recommender = payload_recommender(payload)
+    sae = build_sae(config, recommender.embedding_dim)
+
+    def on_epoch(stats: dict) -> None:
+        measures = genre_measures(sae, recommender, payload["genres"], config)
+        sae.train()
+        on_report(trial_report(stats, measures, config), stats)
+
+    train_sae(sae, recommender, payload["split"], config.sae_train, FitOptions(folder, run_hash(config), on_epoch))
