@@ -47,7 +47,8 @@ def test_hidden_tag_filtering_must_also_beat_the_visible_tag_filter():
         "collateral RBO 0.50 < 0.6"
     ]
     over = Steered(1.0, 0.12, 0.7, 0.1)
-    assert FILTERING.misses(_study("concept_share", before, over, 0.1, [visible])) == ["share 0.12 > 0.10"]
+    missed = FILTERING.misses(_study("concept_share", before, over, 0.1, [visible]))
+    assert missed == ["share 0.12 (60 of 500 slots) > 0.10"]
 
 
 def test_promotion_must_spill_less_than_the_score_offset_at_the_same_reach():
@@ -60,7 +61,8 @@ def test_promotion_must_spill_less_than_the_score_offset_at_the_same_reach():
     missed = PROMOTION.misses(_study("item_reach", before, worse.point, 0.5, [worse, offset]))
     assert missed == ["spill-over +0.78 not below the score offset's +0.73"]
     short = Steered(1.0, 0.4, 1.0, 0.3, outside=0.2)
-    assert PROMOTION.misses(_study("item_reach", before, short, 0.5, [sae, offset])) == ["reach 0.40 < 0.50"]
+    missed = PROMOTION.misses(_study("item_reach", before, short, 0.5, [sae, offset]))
+    assert missed == ["reach 0.40 (20 of 50 lists) < 0.50"]
 
 
 def test_popularity_needs_95_percent_of_the_penalty_ndcg_at_the_same_share():
@@ -109,9 +111,9 @@ def test_the_best_method_follows_the_rule_and_never_is_a_reference():
 
 
 def test_old_records_read_through_the_legacy_mapping_with_typed_sources():
-    path = ROOT / "results" / "metrics" / "ml1m_mf" / "beta0.1_seed0.json"
+    path = ROOT / "tests" / "fixtures" / "record_before_case_studies.json"  # ml1m_mf beta0.1 seed 0, as once committed
     raw = json.loads(path.read_text())
-    assert "steering" in raw["run"] and "kind" in raw  # committed in the old shape
+    assert "steering" in raw["run"] and "kind" in raw  # the old shape
     record = read_record(SAERecord, path)
     assert record.architecture == "relu" and set(record.run.case_studies) == {"filtering", "popularity"}
     filtering = record.run.case_studies["filtering"]
@@ -158,7 +160,7 @@ def test_a_share_is_judged_as_a_count_of_list_slots_not_as_a_float32_mean():
     on_the_bound = _study("concept_share", before, Steered(1.0, at_bound, 0.7, 0.1), 0.1, [visible])
     assert FILTERING.misses(on_the_bound) == []  # 50 users x top-10: 50 of 500 slots
     over = _study("concept_share", before, Steered(1.0, 51 / 500, 0.7, 0.1), 0.1, [visible])
-    assert FILTERING.misses(over) == ["share 0.10 > 0.10"]  # 51 slots: over, though it prints as 0.10
+    assert FILTERING.misses(over) == ["share 0.10 (51 of 500 slots) > 0.10"]  # over, though it prints as 0.10
 
 
 def test_the_random_sae_table_counts_seeds_meeting_section_6s_filtering_targets():

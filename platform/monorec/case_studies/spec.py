@@ -111,9 +111,11 @@ class Bound:
 
     def miss(self, spec: StudySpec, study: StudyResult) -> str | None:
         after, bound = study.calibration.report.effect, study.calibration.bound
-        if within(after, bound, spec.lower_is_better, slots(study.measure, study.users, study.k)):
+        total = slots(study.measure, study.users, study.k)
+        if within(after, bound, spec.lower_is_better, total):
             return None
-        return f"{self.label} {after:.2f} {'>' if spec.lower_is_better else '<'} {bound:.2f}"
+        counted = f"{round(after * total)} of {total} {'lists' if total == study.users else 'slots'}"
+        return f"{self.label} {after:.2f} ({counted}) {'>' if spec.lower_is_better else '<'} {bound:.2f}"
 
 
 @dataclasses.dataclass(frozen=True)
