@@ -17,6 +17,7 @@ GROUPS = {  # tests that must share one xdist worker (`--dist loadgroup`), by th
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         group = next((name for name, parts in GROUPS.items() if set(parts) & set(item.path.parts)), None)
