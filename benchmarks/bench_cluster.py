@@ -23,6 +23,8 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -74,6 +76,21 @@ def measure(nodes: int, args: argparse.Namespace, folder: Path) -> dict:
     }
 
 
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Everything written to stdout goes to stderr meanwhile, by this process and the Ray processes it
+    starts: Tune's progress tables and the search's summary would otherwise corrupt the JSON on stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", type=int, default=4, help="logical CPUs in all, split evenly over the nodes")
@@ -82,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpus < 2 or args.cpus % 2:
         sys.exit("error: --cpus must be an even number >= 2 (two nodes get half each)")
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory() as home, stdout_to_stderr():
         os.environ["MONOREC_HOME"] = home  # the search's recommender cache and default stores
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         layouts = {nodes: measure(nodes, args, Path(home) / f"nodes{nodes}") for nodes in (1, 2)}
