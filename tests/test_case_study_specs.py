@@ -182,3 +182,16 @@ def test_the_random_sae_table_counts_seeds_meeting_section_6s_filtering_targets(
                 )
             row = next(line for line in page.splitlines() if line.startswith(f"| {model_of(cell)} | {name} |"))
             assert row.endswith(f"| {met}/{len(ablation.arm(name))} |"), row
+
+
+def test_a_filtering_test_that_no_arm_passes_decides_no_match():
+    """"Met as often" holds for every arm when no seed of any arm meets the targets: then a frozen arm
+    that matches the trained SAE on genres and MS is said to match on those only, never in bold."""
+    page = gap_section(ROOT / "results", load_runs(ROOT / "results"))
+    for cell in load_ablation(ROOT / "results"):
+        model = model_of(cell)
+        counts = [line.rsplit("|", 2)[-2].strip() for line in page.splitlines() if line.startswith(f"| {model} | ")]
+        verdict = next(line for line in page.splitlines() if line.startswith(f"{model}: "))
+        if counts and all(count.startswith("0/") for count in counts):
+            assert "**" not in verdict, verdict
+            assert "no frozen arm matches" in verdict or "and MS (within 0.05) only" in verdict, verdict

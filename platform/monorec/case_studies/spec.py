@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from monorec.interventions.targets import slots, within
+from monorec.interventions.targets import PER_LIST, slots, within
 from monorec.results import Operating, Source, StudyResult
 
 Harm = Literal["collateral", "ndcg", "spill"]
@@ -114,7 +114,7 @@ class Bound:
         total = slots(study.measure, study.users, study.k)
         if within(after, bound, spec.lower_is_better, total):
             return None
-        counted = f"{round(after * total)} of {total} {'lists' if total == study.users else 'slots'}"
+        counted = f"{round(after * total)} of {total} {'lists' if study.measure in PER_LIST else 'slots'}"
         return f"{self.label} {after:.2f} ({counted}) {'>' if spec.lower_is_better else '<'} {bound:.2f}"
 
 

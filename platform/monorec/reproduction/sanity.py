@@ -69,19 +69,23 @@ def _verdict(cell: str, arms: dict[str, list[SAERecord]]) -> str:
     }
     share = {name: float(np.mean([point.effect for point in points])) for name, points in filtered.items()}
     collateral = {name: float(np.mean([point.collateral_rbo for point in points])) for name, points in filtered.items()}
-    unmet = (
-        " No arm, trained or frozen, meets section 6's Horror filtering targets on any seed."
-        if met == 0 and all(_scores(records)[2] == 0 for records in arms.values())
-        else ""
-    )
+    nothing_met = all(_scores(records)[2] == 0 for records in arms.values())
+    unmet = " No arm, trained or frozen, meets section 6's Horror filtering targets on any seed." if nothing_met else ""
     if matching:
         each = lambda values: ", ".join(f"{name} {values[name]:.2f}" for name in matching)  # noqa: E731
+        names, verb = " and ".join(matching), "match" if len(matching) > 1 else "matches"
+        claim = (  # with no seed meeting the targets, "met as often" holds for every arm and decides nothing
+            f"{names} {verb} the trained SAE on genres at p@10 >= {PURE} (within {GENRE_MATCH:g}) and MS (within "
+            f"{MS_MATCH:g}) only: no arm, trained or frozen, meets section 6's Horror filtering targets on any seed, "
+            "so that test separates none of them."
+            if nothing_met
+            else f"**{names} {verb} the trained SAE** ({rule}): on these measures a dictionary left at random does as "
+            "well as a trained one."
+        )
         return (
-            f"{model_of(cell)}: **{' and '.join(matching)} {'match' if len(matching) > 1 else 'matches'} the trained "
-            f"SAE** ({rule}): on these measures a dictionary left at random does as well as a trained one. Not on "
-            f"fidelity (truncated RBO {each(rbo)} against the trained SAE's {rbo[TRAINED]:.2f}). Horror filtering "
-            f"leaves a share of {each(share)} at collateral RBO {each(collateral)}, against the trained SAE's "
-            f"{share[TRAINED]:.2f} at {collateral[TRAINED]:.2f}.{unmet}"
+            f"{model_of(cell)}: {claim} Not on fidelity (truncated RBO {each(rbo)} against the trained SAE's "
+            f"{rbo[TRAINED]:.2f}). Horror filtering leaves a share of {each(share)} at collateral RBO "
+            f"{each(collateral)}, against the trained SAE's {share[TRAINED]:.2f} at {collateral[TRAINED]:.2f}."
         )
     return (
         f"{model_of(cell)}: no frozen arm matches the trained SAE ({rule}): training the dictionary does work "
