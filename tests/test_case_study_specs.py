@@ -185,7 +185,7 @@ def test_the_random_sae_table_counts_seeds_meeting_section_6s_filtering_targets(
 
 
 def test_a_filtering_test_that_no_arm_passes_decides_no_match():
-    """"Met as often" holds for every arm when no seed of any arm meets the targets: then a frozen arm
+    """The rule "met as often" holds for every arm when no seed of any arm meets the targets: then a frozen arm
     that matches the trained SAE on genres and MS is said to match on those only, never in bold."""
     page = gap_section(ROOT / "results", load_runs(ROOT / "results"))
     for cell in load_ablation(ROOT / "results"):

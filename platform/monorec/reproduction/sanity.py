@@ -50,14 +50,12 @@ def _verdict(cell: str, arms: dict[str, list[SAERecord]]) -> str:
     trained = arms.get(TRAINED)
     if not trained:
         return ""
-    genres, ms, met = _scores(trained)
+    scores = {name: _scores(records) for name, records in arms.items()}
+    genres, ms, met = scores[TRAINED]
     matching = [
         name
-        for name, records in arms.items()
-        if name != TRAINED
-        and _scores(records)[0] >= genres - GENRE_MATCH
-        and _scores(records)[1] >= ms - MS_MATCH
-        and _scores(records)[2] >= met
+        for name, (arm_genres, arm_ms, arm_met) in scores.items()
+        if name != TRAINED and arm_genres >= genres - GENRE_MATCH and arm_ms >= ms - MS_MATCH and arm_met >= met
     ]
     rule = (
         f"genres at p@10 >= {PURE} within {GENRE_MATCH:g}, MS within {MS_MATCH:g}, Horror filtering's targets of "
@@ -69,7 +67,7 @@ def _verdict(cell: str, arms: dict[str, list[SAERecord]]) -> str:
     }
     share = {name: float(np.mean([point.effect for point in points])) for name, points in filtered.items()}
     collateral = {name: float(np.mean([point.collateral_rbo for point in points])) for name, points in filtered.items()}
-    nothing_met = all(_scores(records)[2] == 0 for records in arms.values())
+    nothing_met = all(arm_met == 0 for _, _, arm_met in scores.values())
     unmet = " No arm, trained or frozen, meets section 6's Horror filtering targets on any seed." if nothing_met else ""
     if matching:
         each = lambda values: ", ".join(f"{name} {values[name]:.2f}" for name in matching)  # noqa: E731
