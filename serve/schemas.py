@@ -10,8 +10,10 @@ from serve.contract import HttpIntervention, HttpTarget, Strict
 MAX_INTERVENTIONS = 16
 Id = int | str  # an integer (10.0 counts, as in JSON Schema) or a string, never coerced
 HISTORY = (
-    "the items of a user the model never saw (dataset item ids; repeats count once): their embedding is "
-    "folded in against the frozen model, and these items leave the list. Give this or user_id, not both."
+    "the items of a user the model never saw (dataset item ids, oldest first): their embedding is folded in "
+    "against the frozen model, and these items leave the list. Order matters for a sequential model "
+    "(SASRec), which reads the list as it is, repeats included; other kinds fit the set of its items "
+    "(repeats count once). Give this or user_id, not both."
 )
 
 

@@ -93,7 +93,7 @@ def _write_files(folder: Path, source: BundleSource) -> None:
         folder / "items.parquet", index=False
     )
     pd.DataFrame({"user_id": data.user_ids}).to_parquet(folder / "users.parquet", index=False)
-    indptr, items = split.train_csr()
+    indptr, items = split.seen_csr()
     validation = sae_folds(split, config.sae_train).validation
     positives = {"indptr": indptr, "items": items, "validation_users": validation}
     save_tensors(folder / "train_positives.safetensors", {name: torch.as_tensor(a) for name, a in positives.items()})

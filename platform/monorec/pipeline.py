@@ -194,7 +194,7 @@ def finish_sae(
     if config.case_studies.enabled:
         with stage("case studies"):
             steerer = Steerer(recommender, sae, report.labels, data.item_ids, data.items)
-            calibrator = Calibrator.build(steerer, *split.train_csr(), folds.validation, data.items)
+            calibrator = Calibrator.build(steerer, *split.seen_csr(), folds.validation, data.items)
             studies = run_case_studies(calibrator, data, split, report, config.case_studies, folds.report)
     run = SAERun(fidelity, report.mono, studies, training, run_hash(config))
     reference = {**recommender_reference, "dataset": data.name, "dataset_checksum": data.checksum}

@@ -27,6 +27,7 @@ from monorec.explorer import explorer_payload
 from monorec.ids import lookup, quote
 from monorec.interventions import Calibrator, Intervention, Steerer, Target
 from monorec.interventions.steering import Users
+from monorec.kinds import kind_traits
 from monorec.recommenders.registry import fold_in_for
 from monorec.sae.model import Encoded
 
@@ -68,6 +69,7 @@ class RecommenderService:
         self._user_index = {str(u): n for n, u in enumerate(bundle.user_ids)}
         self.neurons = bundle.neurons
         self._fold_in = fold_in_for(bundle.recommender.kind, bundle.config.train)
+        self.sequential = kind_traits(bundle.recommender.kind).sequential  # a history is read in its order
         self.quick_fold_in = self._fold_in.quick
         # At start: no request waits for it, none computes it twice. The concept directions an edit may name too.
         self.explorer_data = _explorer_data(bundle) | {"directions": sorted(self.steerer.directions)}
@@ -76,9 +78,11 @@ class RecommenderService:
         return lookup(user_id, self._user_index, "user_id")
 
     def fold_in(self, history: Sequence[int | str]) -> Folded:
-        """A user the model never saw, fitted to their history (dataset item ids; repeats count once).
+        """A user the model never saw, from their history (dataset item ids, oldest first).
 
-        Every unknown item is named (up to `UNKNOWN_NAMED`, each quoted short) in one 404.
+        A sequential model reads the history as it is, in its order, repeats included; any other
+        kind fits the user to the set of its items (repeats count once). Every unknown item is
+        named (up to `UNKNOWN_NAMED`, each quoted short) in one 404.
         """
         if not 1 <= len(history) <= MAX_HISTORY:
             raise InvalidRequestError(f"a history holds 1 to {MAX_HISTORY} items, got {len(history)}")
@@ -93,8 +97,9 @@ class RecommenderService:
             more = f" and {len(unknown) - UNKNOWN_NAMED} more" if len(unknown) > UNKNOWN_NAMED else ""
             raise UnknownIdError(f"unknown item_id in the history: {named}{more}")
         unique = tuple(dict.fromkeys(indices))
+        read = indices if self.sequential else unique
         with torch.no_grad():
-            embedding = self._fold_in(self.bundle.recommender, torch.as_tensor(unique, dtype=torch.long))
+            embedding = self._fold_in(self.bundle.recommender, torch.as_tensor(read, dtype=torch.long))
         return Folded(unique, self.steerer.folded_users(embedding[None]))
 
     def item_index(self, item_id: int | str) -> int:

@@ -35,8 +35,9 @@ class TrainingTask(Protocol):
     module: nn.Module
     device: torch.device
 
-    def random_state(self) -> dict[str, torch.Generator]:
-        """The generators an epoch draws from, checkpointed so a resumed run draws the same."""
+    def checkpointed(self) -> dict[str, Stateful]:
+        """What a checkpoint keeps beside the module and optimizer: the generators an epoch draws
+        from (so a resumed run draws the same), and any other state the task keeps."""
         ...
 
     def batches(self, parallel: DataParallel) -> Iterable[tuple[int, object]]:
@@ -49,6 +50,14 @@ class TrainingTask(Protocol):
 
     def validate(self) -> dict[str, float]:
         """Measures taken after each epoch on the main process (empty if none)."""
+        ...
+
+    def end_epoch(self, history: list[dict], epochs: int) -> bool:
+        """True: training ends now, before `epochs` (early stopping; `history` holds every epoch so far).
+
+        Called after each epoch, before its checkpoint, and on resuming. A task that keeps its best
+        epoch puts that epoch's weights back into the module when it ends training or at the last epoch.
+        """
         ...
 
 
@@ -112,7 +121,7 @@ def fit(
     `options.on_epoch(stats)` runs on every rank after the checkpoint is written.
     """
     checkpoint, fingerprint, parallel = options.checkpoint(checkpoint_name), options.fingerprint, options.parallel
-    stateful: dict[str, Stateful] = {task.name: task.module, "optimizer": optimizer, **task.random_state()}
+    stateful: dict[str, Stateful] = {task.name: task.module, "optimizer": optimizer, **task.checkpointed()}
     history = restore_training_state(checkpoint, fingerprint, stateful)
     task.module.train()
     for epoch in range(len(history), epochs):
@@ -138,10 +147,14 @@ def fit(
             task.module.train()
         history.append(stats)
         log.info("%s epoch %d/%d  %s", task.name, epoch + 1, epochs, _progress(stats))
+        stop = task.end_epoch(history, epochs)
         if checkpoint is not None and parallel.is_main:
             save_training_state(checkpoint, stateful, history, fingerprint)
         if options.on_epoch is not None:
             options.on_epoch(stats)
+        if stop:
+            log.info("%s: stopped after epoch %d (no better validation for the last epochs)", task.name, epoch + 1)
+            break
     task.module.eval()
     return TrainResult.from_history(history, str(task.device))
 

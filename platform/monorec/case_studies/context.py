@@ -66,7 +66,7 @@ class Study:
         else:
             steerer = Steerer(steerer.recommender, dictionary, item_ids=steerer.item_ids)
         validation = self.calibrator.validation_users.cpu().numpy()
-        calibrator = Calibrator.build(steerer, *self.split.train_csr(), validation, items)
+        calibrator = Calibrator.build(steerer, *self.split.seen_csr(), validation, items)
         return dataclasses.replace(self, calibrator=calibrator)
 
 

@@ -44,7 +44,7 @@ def penalty(context: LongTail, base: Scorer) -> Control:
 
 
 def smooth_xquad(context: LongTail, base: Scorer) -> Control:
-    return SmoothXQuAD(base, context.long_tail, *context.study.split.train_csr(), k=TOP_K)
+    return SmoothXQuAD(base, context.long_tail, *context.study.split.seen_csr(), k=TOP_K)
 
 
 def popularity(spec: StudySpec, study: Study) -> StudyResult:

@@ -58,11 +58,21 @@ class SyntheticConfig:
     seed: int = 0
 
 
+SplitRule = Literal["random", "leave_last_out"]
+
+
 @dataclasses.dataclass
 class DataConfig:
-    """Which dataset, where its files are, how it is filtered and split."""
+    """Which dataset, where its files are, how it is filtered and split.
 
-    dataset: Literal["ml1m", "lastfm", "generic", "synthetic"] = "synthetic"
+    split: `random` holds out `holdout` random positives per user (`data.split`);
+        `leave_last_out` orders each user's timestamped rows in time and holds out the last as
+        test and the one before it as validation (`data.sequences`, what a sequential kind needs;
+        `holdout` and `min_train_positives` then read as 1 and the shortest training sequence).
+    """
+
+    dataset: Literal["ml1m", "ml100k", "lastfm", "generic", "synthetic"] = "synthetic"
+    split: SplitRule = "random"
     data_dir: str | None = None
     min_users_per_item: int = 1
     min_items_per_user: int = 1

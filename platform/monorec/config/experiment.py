@@ -50,6 +50,10 @@ class ExperimentConfig:
             )
         if self.ray.num_workers > 0 and not traits.ray_train:
             raise ConfigError(f"ray.num_workers > 0 trains model.kind {trainable}; {kind} trains in this process")
+        if traits.sequential and self.data.split != "leave_last_out":
+            raise ConfigError(
+                f"model.kind {kind} reads each user's history in time order: set data.split to leave_last_out"
+            )
 
 
 @dataclasses.dataclass
@@ -154,6 +158,7 @@ def recommender_hash(config: ExperimentConfig) -> str:
 
 
 OPT_INS = {  # settings whose default leaves them out of every hash: adding one invalidates no saved run
+    ("data", "split"): "random",
     ("train", "sparse_embeddings"): False,
     ("eval", "max_users"): None,
     ("train", "optimizer"): "adam",

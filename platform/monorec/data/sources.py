@@ -44,6 +44,13 @@ ARCHIVES = {
         folder="ml-1m",
         files=("ratings.dat", "movies.dat", "users.dat"),
     ),
+    "ml100k": Archive(
+        url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+        algorithm="md5",
+        checksum="0e33842e24a9c977be4e0107933c0723",
+        folder="ml-100k",
+        files=("u.data", "u.item"),
+    ),
     "lastfm": Archive(
         url="https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip",
         algorithm="sha256",

@@ -48,9 +48,18 @@ def csr_rows(indptr: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> 
     return owner, values[torch.repeat_interleave(starts, lengths) + offsets]
 
 
+NO_PAIRS = np.empty(0, dtype=np.int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Training pairs, per-user test positives and sampled test negatives (all index arrays)."""
+    """Training pairs, per-user test positives and sampled test negatives (all index arrays).
+
+    A leave-last-out split (`data.sequences`) also has, per test user, the validation item (the
+    last of their training pairs, which are grouped by user in time order: `ordered`), and the
+    pairs that are seen but have no place in any sequence (`seen_*`: rows without a timestamp),
+    which leave every candidate list and are never inputs or targets.
+    """
 
     n_users: int
     n_items: int
@@ -59,6 +68,10 @@ class Split:
     test_users: np.ndarray  # (n_test_users,)
     test_items: np.ndarray  # (n_test_users, holdout)
     test_negatives: np.ndarray  # (n_test_users, test_negatives)
+    ordered: bool = False  # training pairs grouped by user, each user's in time order
+    validation_items: np.ndarray | None = None  # (n_test_users,) the item before each test item
+    seen_users: np.ndarray = dataclasses.field(default_factory=lambda: NO_PAIRS)  # outside every sequence
+    seen_items: np.ndarray = dataclasses.field(default_factory=lambda: NO_PAIRS)
 
     def train_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """(indptr, items): user u's training items are items[indptr[u]:indptr[u + 1]], sorted."""
@@ -68,19 +81,50 @@ class Split:
     def _csr(self) -> tuple[np.ndarray, np.ndarray]:  # built once: a sort of every training pair
         return user_csr(self.train_users, self.train_items, self.n_users)
 
+    def history_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, items) of each user's training items in time order when `ordered`, else sorted."""
+        if not self.ordered:
+            return self.train_csr()
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.train_users, minlength=self.n_users), out=indptr[1:])
+        return indptr, self.train_items
+
+    def seen_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, items) of every item a user has seen outside the test: training pairs and `seen_*`
+        pairs; what leaves their recommendation lists."""
+        if not len(self.seen_users):
+            return self.train_csr()
+        return self._seen
+
+    @functools.cached_property
+    def _seen(self) -> tuple[np.ndarray, np.ndarray]:
+        users = np.concatenate([self.train_users, self.seen_users])
+        return user_csr(users, np.concatenate([self.train_items, self.seen_items]), self.n_users)
+
     def positives_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """(indptr, items) of every known positive, training and held-out test items alike."""
         held_out = np.repeat(self.test_users, self.test_items.shape[1])
-        users = np.concatenate([self.train_users, held_out])
-        return user_csr(users, np.concatenate([self.train_items, self.test_items.ravel()]), self.n_users)
+        users = np.concatenate([self.train_users, self.seen_users, held_out])
+        items = np.concatenate([self.train_items, self.seen_items, self.test_items.ravel()])
+        return user_csr(users, items, self.n_users)
 
     def seen_by(self, users: np.ndarray) -> Split:
         """Only the training pairs of `users` and no test data: what masking their lists needs, small
         enough to ship to a remote worker."""
         keep = user_mask(users, self.n_users)[self.train_users]
-        no_users, no_items = np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.int64)
+        seen = user_mask(users, self.n_users)[self.seen_users]
+        no_items = np.empty((0, 0), dtype=np.int64)
         return Split(
-            self.n_users, self.n_items, self.train_users[keep], self.train_items[keep], no_users, no_items, no_items
+            self.n_users,
+            self.n_items,
+            self.train_users[keep],
+            self.train_items[keep],
+            NO_PAIRS,
+            no_items,
+            no_items,
+            self.ordered,
+            seen_users=self.seen_users[seen],
+            seen_items=self.seen_items[seen],
         )
 
     def item_counts(self) -> np.ndarray:
@@ -115,11 +159,11 @@ def split_dataset(
             f"{data.name}: no user has the {holdout + min_train_positives} positives needed to hold out {holdout}"
         )
     test_items = items[is_test].reshape(len(test_users), holdout)
-    negatives = _sample_unseen(users, items, test_users, data.n_items, test_negatives, rng)
+    negatives = sample_unseen(users, items, test_users, data.n_items, test_negatives, rng)
     return Split(data.n_users, data.n_items, users[~is_test], items[~is_test], test_users, test_items, negatives)
 
 
-def _sample_unseen(
+def sample_unseen(
     users: np.ndarray, items: np.ndarray, test_users: np.ndarray, n_items: int, k: int, rng: np.random.Generator
 ) -> np.ndarray:
     """k distinct never-interacted items per test user: uniform draws, rejecting the user's positives."""

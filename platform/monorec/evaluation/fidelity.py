@@ -95,7 +95,7 @@ class ListAgreement:
 def masked_items(split: Split, mask: FidelityMask) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, items) of what leaves each user's lists before they are compared."""
     if mask == "train":
-        return split.train_csr()
+        return split.seen_csr()
     if mask == "positives":
         return split.positives_csr()
     return np.zeros(split.n_users + 1, dtype=np.int64), np.empty(0, dtype=np.int64)

@@ -5,7 +5,8 @@ catalogue size and what the model spends per score (`rows_per_tile`), so evaluat
 holds a users x items matrix however large the catalogue; the metrics do not depend on it.
 
 Full ranking: each held-out positive is ranked against every item the user has not trained on
-(training positives are masked out; other held-out positives stay as competitors).
+(training positives are masked out, and so are items seen outside any sequence in a leave-last-out
+split, `Split.seen_csr`; other held-out positives stay as competitors).
 Sampled: the same metrics over a short candidate list, the user's held-out positives plus the
 sampled test negatives, with K equal to the number of held-out positives.
 
@@ -87,7 +88,7 @@ def evaluate_ranking(
     """
     device = torch.device(device)
     rows = np.arange(len(split.test_users)) if users is None else _test_rows(split, users)
-    indptr, train_items = (torch.as_tensor(a, device=device) for a in split.train_csr())
+    indptr, train_items = (torch.as_tensor(a, device=device) for a in split.seen_csr())
     test_users = torch.as_tensor(split.test_users[rows], device=device)
     test_items = torch.as_tensor(split.test_items[rows], device=device)
     negatives = torch.as_tensor(split.test_negatives[rows], device=device)

@@ -18,7 +18,17 @@ import importlib
 from monorec.errors import ConfigError
 from monorec.kinds.traits import KindTraits, Origin
 
-DECLARED = ("mf", "ncf", "lightgcn", "als", "bpr", "embeddings", "module")  # `kinds/<name>.py`, in the page's order
+DECLARED = (
+    "mf",
+    "ncf",
+    "lightgcn",
+    "als",
+    "bpr",
+    "embeddings",
+    "module",
+    "sasrec",
+    "sequence_module",
+)  # `kinds/<name>.py`, in the page's order
 REFERENCE_KIND = "mf"  # the paper's main model: the results page measures every other kind against it
 
 KINDS: dict[str, KindTraits] = {}

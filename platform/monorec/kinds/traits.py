@@ -23,6 +23,8 @@ class KindTraits:
     ray_train: trains under Ray Train (`ray.num_workers > 0`) and with `train.sparse_embeddings`.
     sized: its results-page cell carries `model.embedding_dim` (`ml1m_als64`), since several
         widths are compared; the paper's models and loaded models do not.
+    sequential: its user vector is read from the user's history in time order: it needs a
+        leave-last-out split (`data.split`), and a served history is an ordered list.
     settings: the dataclass of its own settings, read from `model.<name>` (None: it has none).
         Only its own kind's settings are in a config's hash, so adding a kind, or a setting to
         one, never changes the hash of a saved run of another kind.
@@ -41,6 +43,7 @@ class KindTraits:
     paper: bool = False
     ray_train: bool = False
     sized: bool = False
+    sequential: bool = False
     settings: type | None = None
     flat: bool = False
     in_every_hash: bool = False

@@ -30,7 +30,7 @@ from monorec.config import ExperimentConfig, TorchModuleSpec
 from monorec.data.dataset import InteractionData
 from monorec.data.split import Split
 from monorec.errors import ConfigError, DataError
-from monorec.kinds.module import KIND
+from monorec.kinds.module import KIND, ModuleSource
 from monorec.recommenders.alignment import read_ids, row_order
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.recommenders.fold_in import GRADIENT
@@ -39,6 +39,7 @@ from monorec.storage import load_tensors
 from monorec.training import TrainResult
 
 SCORE_CHUNK_CELLS = 1 << 22  # (user, item) pairs scored at once by the pairwise fallback
+TWO_TOWER_METHODS = ("user_tower", "item_tower", "score")
 
 
 class TwoTowerModule(Protocol):
@@ -81,7 +82,7 @@ class ModuleRecommender(TwoTowerRecommender):
     def from_architecture(cls, architecture: dict) -> ModuleRecommender:
         source = architecture["source"]
         n_users, n_items, dim = architecture["n_users"], architecture["n_items"], architecture["embedding_dim"]
-        return cls(_instantiate(source), n_users, n_items, dim, source)
+        return cls(instantiate(source, TWO_TOWER_METHODS), n_users, n_items, dim, source)
 
 
 def fit_custom_module(
@@ -94,25 +95,30 @@ def fit_custom_module(
 def load_custom_module(spec: TorchModuleSpec, data: InteractionData) -> ModuleRecommender:
     """Build the configured class, load its weights, run its towers and align their rows by id."""
     source = {"path": resolved_path(spec.path), "args": spec.args}
-    towers = _instantiate(source)
-    try:
-        towers.load_state_dict(_read_weights(spec.weights))
-    except RuntimeError as error:  # missing, unexpected or mis-shaped keys
-        raise DataError(f"{spec.weights} does not fit {spec.path}: {_first_line(error)}") from None
-    towers.eval().requires_grad_(False)
+    towers = loaded_module(source, spec, TWO_TOWER_METHODS)
     with torch.no_grad():
         users, items = towers.user_tower(), towers.item_tower()
         if users.ndim != 2 or items.ndim != 2 or users.shape[1] != items.shape[1]:
             shapes = f"{tuple(users.shape)} and {tuple(items.shape)}"
             raise DataError(f"{spec.path}: the towers must give (n, d) tables of one width, got {shapes}")
         _check_score(towers, users, items, spec.path)
-    users = users[_rows(spec.user_ids, data.user_ids, len(users), "user", spec.path)]
-    items = items[_rows(spec.item_ids, data.item_ids, len(items), "item", spec.path)]
+    users = users[tower_rows(spec.user_ids, data.user_ids, len(users), "user", spec.path, spec.section)]
+    items = items[tower_rows(spec.item_ids, data.item_ids, len(items), "item", spec.path, spec.section)]
     model = ModuleRecommender(towers, len(users), len(items), users.shape[1], source)
     with torch.no_grad():
         model.user_embedding.weight.copy_(users)
         model.item_embedding.weight.copy_(items)
     return model.eval().requires_grad_(False)
+
+
+def loaded_module(source: dict[str, Any], spec: ModuleSource, methods: tuple[str, ...]) -> nn.Module:
+    """The class `source` names, built, with `spec.weights` loaded: frozen, in eval mode."""
+    module = instantiate(source, methods)
+    try:
+        module.load_state_dict(_read_weights(spec.weights))
+    except RuntimeError as error:  # missing, unexpected or mis-shaped keys
+        raise DataError(f"{spec.weights} does not fit {spec.path}: {first_line(error)}") from None
+    return module.eval().requires_grad_(False)
 
 
 def _check_score(towers: nn.Module, users: torch.Tensor, items: torch.Tensor, source: str) -> None:
@@ -121,7 +127,7 @@ def _check_score(towers: nn.Module, users: torch.Tensor, items: torch.Tensor, so
         shape = tuple(towers.score(users[:2], items[:2]).shape)
     except Exception as error:  # the user's scoring code
         raise ConfigError(
-            f"{source}: score(user_emb, item_emb) failed: {type(error).__name__}: {_first_line(error)}"
+            f"{source}: score(user_emb, item_emb) failed: {type(error).__name__}: {first_line(error)}"
         ) from None
     if shape != (min(2, len(users), len(items)),):
         raise ConfigError(
@@ -129,7 +135,7 @@ def _check_score(towers: nn.Module, users: torch.Tensor, items: torch.Tensor, so
         )
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
@@ -139,7 +145,8 @@ def resolved_path(path: str) -> str:
     return f"{Path(target).resolve()}:{name}" if target.endswith(".py") else path
 
 
-def _instantiate(source: dict[str, Any]) -> nn.Module:
+def instantiate(source: dict[str, Any], methods: tuple[str, ...]) -> nn.Module:
+    """The class `source["path"]` names, built with `source["args"]`: a module with every one of `methods`."""
     target, _, name = source["path"].rpartition(":")
     module = _import(target)
     cls = getattr(module, name, None)
@@ -149,9 +156,9 @@ def _instantiate(source: dict[str, Any]) -> nn.Module:
         towers = cls(**source["args"])
     except Exception as error:  # the user's constructor: wrong args, or a bug of its own
         raise ConfigError(
-            f"could not build {name}(**model.module.args): {type(error).__name__}: {_first_line(error)}"
+            f"could not build {name}(**model.module.args): {type(error).__name__}: {first_line(error)}"
         ) from None
-    missing = [m for m in ("user_tower", "item_tower", "score") if not callable(getattr(towers, m, None))]
+    missing = [m for m in methods if not callable(getattr(towers, m, None))]
     if not isinstance(towers, nn.Module) or missing:
         raise ConfigError(
             f"{name} must be a torch.nn.Module with {', '.join(missing) or 'the protocol'} (docs/method.md §1)"
@@ -179,7 +186,7 @@ def _import(target: str) -> Any:
     except Exception as error:  # the user's file fails to run: report it, and do not keep it half-loaded
         del sys.modules[name]
         raise ConfigError(
-            f"model.module.path: {target} failed to import: {type(error).__name__}: {_first_line(error)}"
+            f"model.module.path: {target} failed to import: {type(error).__name__}: {first_line(error)}"
         ) from None
     return module
 
@@ -194,11 +201,14 @@ def _read_weights(path: str) -> dict[str, torch.Tensor]:
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # a corrupt file, or (weights_only) anything but tensors and plain containers
         raise DataError(
-            f"{path} is not a readable state dict (.safetensors, or .pt without pickled objects): {_first_line(error)}"
+            f"{path} is not a readable state dict (.safetensors, or .pt without pickled objects): {first_line(error)}"
         ) from None
 
 
-def _rows(ids_path: str | None, dataset_ids: pd.Index, n_rows: int, side: str, source: str) -> torch.Tensor:
+def tower_rows(
+    ids_path: str | None, dataset_ids: pd.Index, n_rows: int, side: str, source: str, section: str
+) -> torch.Tensor:
+    """The module's row of each dataset index, by the ids file of `side` when given, else the rows in order."""
     if ids_path is not None:
         ids = read_ids(ids_path)
         if len(ids) != n_rows:
@@ -207,7 +217,7 @@ def _rows(ids_path: str | None, dataset_ids: pd.Index, n_rows: int, side: str, s
     if n_rows != len(dataset_ids):
         raise DataError(
             f"{source}: the {side} tower has {n_rows} rows but the data has {len(dataset_ids)} {side}s; "
-            f"give model.module.{side}_ids to match rows by id"
+            f"give {section}.{side}_ids to match rows by id"
         )
     return torch.arange(n_rows)
 

@@ -19,6 +19,9 @@ import torch
 from monorec.data.split import Split, csr_rows
 from monorec.recommenders.base import TwoTowerRecommender
 
+PAD = -1  # the item index of an empty position in a padded history
+ENCODE_USERS = 512  # known users encoded at once when the frozen model computes them all
+
 
 @dataclasses.dataclass(frozen=True)
 class Histories:
@@ -27,6 +30,19 @@ class Histories:
     items: torch.Tensor
     owner: torch.Tensor
     size: int
+
+    def padded(self, length: int) -> torch.Tensor:
+        """(size, min(length, longest)) item indices: each history's last `length` items, left-padded with PAD,
+        so that every history ends at the last column (a sequence encoder reads its state there)."""
+        counts = torch.bincount(self.owner, minlength=self.size)
+        starts = torch.cumsum(counts, 0) - counts
+        position = torch.arange(len(self.items), device=counts.device) - starts[self.owner]
+        from_end = counts[self.owner] - position  # 1 for each history's last item
+        width = max(1, min(length, int(counts.max()) if len(counts) else 1))
+        keep = from_end <= width
+        grid = torch.full((self.size, width), PAD, dtype=torch.long, device=counts.device)
+        grid[self.owner[keep], width - from_end[keep]] = self.items[keep]
+        return grid
 
 
 class HistoryRecommender(TwoTowerRecommender):
@@ -38,6 +54,7 @@ class HistoryRecommender(TwoTowerRecommender):
         super().__init__(n_users, n_items, embedding_dim)
         self.register_buffer("history_indptr", torch.zeros(n_users + 1, dtype=torch.long))
         self.register_buffer("history_items", torch.zeros(history_length, dtype=torch.long))
+        self._known: torch.Tensor | None = None  # every known user's vector, once frozen
 
     @classmethod
     def from_architecture(cls, architecture: dict) -> HistoryRecommender:
@@ -49,9 +66,10 @@ class HistoryRecommender(TwoTowerRecommender):
 
     def attach(self, split: Split) -> HistoryRecommender:
         """Keep the split's training histories: the known users' vectors are computed from them."""
-        indptr, items = split.train_csr()
+        indptr, items = split.history_csr()
         self.history_indptr = torch.as_tensor(indptr, dtype=torch.long, device=self.history_indptr.device)
         self.history_items = torch.as_tensor(items, dtype=torch.long, device=self.history_items.device)
+        self._known = None
         return self
 
     @abstractmethod
@@ -59,9 +77,25 @@ class HistoryRecommender(TwoTowerRecommender):
         """(histories.size, d): the user tower, one vector per history."""
 
     def user_embeddings(self, user_idx: torch.Tensor | None = None) -> torch.Tensor:
+        if self.training or self.item_embedding.weight.requires_grad:
+            return self._encode_users(user_idx)
+        if self._known is None:  # frozen: the known users' vectors never change, so encode them once
+            users = torch.arange(self.n_users, device=self.history_indptr.device)
+            self._known = torch.cat([self._encode_users(block) for block in users.split(ENCODE_USERS)])
+        return self._known if user_idx is None else self._known[user_idx]
+
+    def _encode_users(self, user_idx: torch.Tensor | None) -> torch.Tensor:
         users = torch.arange(self.n_users, device=self.history_indptr.device) if user_idx is None else user_idx
         owner, items = csr_rows(self.history_indptr, self.history_items, users)
         return self.encode(Histories(items, owner, len(users)))
+
+    def train(self, mode: bool = True) -> HistoryRecommender:
+        self._known = None  # weights may change
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):  # moved to another device, or cast: encode again
+        self._known = None
+        return super()._apply(fn, recurse)
 
     def place(self, history: torch.Tensor) -> torch.Tensor:
         """(d,) the vector of a user given by their history (item indices, in order): one pass of the tower."""

@@ -35,6 +35,7 @@ FitExternal = Callable[[ExperimentConfig, InteractionData, Split], Fitted]
 Restore = Callable[[dict], TwoTowerRecommender]
 FoldInFor = Callable[[TrainConfig], FoldIn]
 Remote = Callable[[TwoTowerRecommender], TrainResult]
+Trainer = Callable[[TwoTowerRecommender, Split, ExperimentConfig, FitOptions], TrainResult]
 
 
 def as_trained(model: TwoTowerRecommender) -> TwoTowerRecommender:
@@ -54,6 +55,8 @@ class KindSpec:
     task: its training: an epoch's batches and their loss (BCE on sampled negatives unless it
         says otherwise), fed by any source of training pairs: the split in memory, or the shard
         of a Ray Train worker, which runs this same task.
+    trainer: a kind that trains on the whole split's sequences, not on pairs (SASRec), trains
+        with this instead of `task` (`recommenders.sequence_training`).
     attach: what the built model needs of the whole split before training (LightGCN's graph,
         a history tower's histories); a kind that needs it cannot train on Ray Train's shards.
     freeze: the trained model as it is explained (LightGCN's propagated factors); else itself.
@@ -65,6 +68,7 @@ class KindSpec:
     fold_in: FoldInFor
     build: Build | None = None
     task: type[RecommenderTask] = RecommenderTask
+    trainer: Trainer | None = None
     attach: Attach | None = None
     freeze: Freeze = as_trained
     fit_external: FitExternal | None = None
@@ -95,6 +99,8 @@ class KindSpec:
             model = self.attach(model, split)
         if remote is not None:
             result = remote(model)
+        elif self.trainer is not None:
+            result = self.trainer(model, split, config, options)
         else:
             result = train_recommender(model, split, config.train, options, self.task)
         return self.freeze(model), result

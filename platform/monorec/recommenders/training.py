@@ -23,6 +23,7 @@ from monorec.data.split import Split
 from monorec.devices import fused_adam, resolve_device
 from monorec.parallel import DataParallel
 from monorec.recommenders.sparse_adam import IndexedSparseAdam
+from monorec.storage import Stateful
 from monorec.training import FitOptions, TrainResult, fit
 
 CHECKPOINT = "checkpoint.pt"
@@ -47,7 +48,7 @@ class RecommenderTask:
         self.epoch_rng = torch.Generator().manual_seed(config.seed)
         self.shuffle = torch.Generator(device=device)
 
-    def random_state(self) -> dict[str, torch.Generator]:
+    def checkpointed(self) -> dict[str, Stateful]:
         return {"epoch_rng": self.epoch_rng}
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
@@ -79,6 +80,9 @@ class RecommenderTask:
 
     def validate(self) -> dict[str, float]:
         return {}
+
+    def end_epoch(self, history: list[dict], epochs: int) -> bool:
+        return False  # every epoch runs
 
 
 def train_recommender(

@@ -28,6 +28,7 @@ from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.losses import sae_loss_terms, total_loss
 from monorec.sae.model import SparseAutoencoder
 from monorec.sae.scan import scan
+from monorec.storage import Stateful
 from monorec.training import FitOptions, TrainResult, fit
 
 CHECKPOINT = "sae_checkpoint.pt"
@@ -107,7 +108,7 @@ class SAETask:
         self.seen = validation.seen
         self.validation_users = tensor_of(validation.users, device=device)
 
-    def random_state(self) -> dict[str, torch.Generator]:
+    def checkpointed(self) -> dict[str, Stateful]:
         return {"shuffle_rng": self.shuffle}
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
@@ -133,6 +134,9 @@ class SAETask:
             )
             stats.update(dataclasses.asdict(agreement))
         return stats
+
+    def end_epoch(self, history: list[dict], epochs: int) -> bool:
+        return False  # every epoch runs
 
 
 def train_sae(
