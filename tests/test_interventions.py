@@ -18,6 +18,7 @@ from monorec.interventions import Calibrator, Intervention, Steerer, Target, Unr
 from monorec.interventions.controls import ItemShift, metadata_filter
 from monorec.interventions.effects import Lists, concept_share
 from monorec.interventions.steering import BiasReadout, edited_codes
+from monorec.recommenders.fold_in import NEWTON
 from monorec.sae.training import sae_folds
 
 
@@ -207,7 +208,7 @@ def test_case_studies_calibrate_on_validation_and_report_on_report_users(steerin
         hidden_tags=0.0,  # every tag seen: calibration and evaluation read the same tags
     )
     folds = sae_folds(split, SAE_TRAIN)
-    studies = run_case_studies(calibrator, data, split, report, settings, folds.report)
+    studies = run_case_studies(calibrator, data, split, report, settings, folds.report, NEWTON)
     filtering = studies["filtering"]
     assert filtering.subject == "Horror" and filtering.users == 15 and filtering.calibration.reached
     assert filtering.calibration.validation_effect <= 0.15 < filtering.before.effect
@@ -235,6 +236,10 @@ def test_case_studies_calibrate_on_validation_and_report_on_report_users(steerin
     ]
     for matched in popularity.operating[1:]:  # read on their curves at the SAE's long-tail share
         assert matched.point.effect == pytest.approx(popularity.calibration.report.effect)
+    popsteer = next(
+        c for c in popularity.curves if c.method == "suppress PopSteer's popularity neurons on the item tower"
+    )
+    assert popsteer.source == "sae" and popsteer.points[-1].effect > popsteer.points[0].effect  # it moves the tail
     promotion, k = studies["promotion"], settings.promote_k
     scores = _outside_scores(steering, folds.report, promoted)
     offset = next(c for c in promotion.curves if c.method == "score offset")
@@ -265,7 +270,7 @@ def test_a_baseline_added_to_a_spec_is_traced_read_at_the_operating_point_and_ju
     _steerer, calibrator, report, data, _truth, split = steering
     folds = sae_folds(split, SAE_TRAIN)
     settings = CaseStudyConfig(popularity_towers=["item"])
-    study = Study(calibrator, data, split, report, torch.as_tensor(folds.report), settings)
+    study = Study(calibrator, data, split, report, torch.as_tensor(folds.report), settings, NEWTON)
 
     def tail_boost(context: LongTail, base):  # one function: score + gamma on every long-tail item
         return ItemShift(base, context.long_tail.float(), "gamma")

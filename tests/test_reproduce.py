@@ -179,6 +179,19 @@ def test_committed_results_page_matches_the_latest_metrics():
     assert (results / "README.md").read_text() == render_page(results), "rerun: python jobs/reproduce.py --page-only"
 
 
+def test_committed_sequential_page_matches_its_metrics_and_names_the_subset():
+    """results/sequential/README.md (the SASRec cells, `configs/reproduce_sequential.yaml`) likewise."""
+    results = ROOT / "results" / "sequential"
+    page = (results / "README.md").read_text()
+    assert page == render_page(results), "rerun: python jobs/reproduce.py --results-dir results/sequential --page-only"
+    assert set(load_runs(results)) <= {"ml100k_sequences_sasrec64", "ml1m_sequences_sasrec64"}
+    assert (
+        "## 9. Sequential recommenders (SASRec)" in page
+        and "| MovieLens-100K (every rating, in time order) | 943 | 0.76 | 0.44 |" in page
+    )
+    assert "| MovieLens-1M |" not in page  # the subset is never called by the whole dataset's name
+
+
 def test_page_changes_with_the_metrics_and_names_shortfalls(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results" / "metrics", results / "metrics")

@@ -112,3 +112,13 @@ def test_the_ml1m_subset_is_its_timestamped_rows_named_as_such(data_dir):
     untimed = int(data.interactions["timestamp"].isna().sum())  # of the items left in the catalogue
     assert len(split.seen_users) == untimed and 0 < untimed < int(full.interactions["timestamp"].isna().sum())
     assert round(tie_shares(data, split).rows, 2) == 0.68
+
+
+def test_what_a_remote_worker_gets_of_the_users_keeps_their_unordered_rows_masked():
+    data = build_dataset("toy", FRAME)
+    split = leave_last_out(data, test_negatives=0)
+    a = data.user_ids.get_loc("a")
+    shipped = split.seen_by(np.array([a]))
+    indptr, items = shipped.seen_csr()
+    assert {data.item_ids[i] for i in items[indptr[a] : indptr[a + 1]]} == {"b", "c", "d", "x"}
+    assert shipped.ordered and len(shipped.test_users) == 0

@@ -21,6 +21,7 @@ from monorec.case_studies import run_case_studies
 from monorec.config import ExperimentConfig, config_hash, recommender_hash, run_hash
 from monorec.data import InteractionData, Split, load_split
 from monorec.data.profile import DataProfile
+from monorec.data.sequences import tie_shares
 from monorec.devices import resolve_device
 from monorec.evaluation import evaluate_ranking, popularity_scores
 from monorec.evaluation.fidelity import list_fidelity
@@ -30,6 +31,7 @@ from monorec.extras import require
 from monorec.interpret import interpret_sae, write_report
 from monorec.interventions import Calibrator, Steerer
 from monorec.recommenders import TwoTowerRecommender, fit_recommender_kind, load_recommender, save_recommender
+from monorec.recommenders.registry import fold_in_for
 from monorec.results import (
     CaseStudies,
     DatasetSummary,
@@ -77,9 +79,9 @@ def run_recommender(
         baseline = evaluate_ranking(popularity_scores(split, device), split, k, rows, device, users)
     log.info("%s: %s", config.model.kind, summarize(ranking))
     log.info("popularity baseline: %s", summarize(baseline))
-    summary = DatasetSummary(
-        data.name, data.n_users, data.n_items, data.n_interactions, len(split.test_users), data.checksum, len(users)
-    )
+    ties = tie_shares(data, split) if split.ordered else None
+    counts = (data.n_users, data.n_items, data.n_interactions, len(split.test_users))
+    summary = DatasetSummary(data.name, *counts, data.checksum, len(users), ties)
     run = RecommenderRun(summary, ranking, baseline, result.summary(), fingerprint)
     metadata = {"dataset": data.name, "dataset_checksum": data.checksum, "config_hash": fingerprint}
     save_recommender(model, output_dir, metadata)
@@ -195,7 +197,8 @@ def finish_sae(
         with stage("case studies"):
             steerer = Steerer(recommender, sae, report.labels, data.item_ids, data.items)
             calibrator = Calibrator.build(steerer, *split.seen_csr(), folds.validation, data.items)
-            studies = run_case_studies(calibrator, data, split, report, config.case_studies, folds.report)
+            fold_in = fold_in_for(config.model.kind, config.train)
+            studies = run_case_studies(calibrator, data, split, report, config.case_studies, folds.report, fold_in)
     run = SAERun(fidelity, report.mono, studies, training, run_hash(config))
     reference = {**recommender_reference, "dataset": data.name, "dataset_checksum": data.checksum}
     save_sae(sae, output_dir, reference)

@@ -25,6 +25,7 @@ from monorec.config import CaseStudyConfig
 from monorec.data import InteractionData, Split
 from monorec.interpret import NeuronReport
 from monorec.interventions.calibration import Calibrator
+from monorec.recommenders.fold_in import FoldIn
 from monorec.results import CaseStudies
 
 SPECS: dict[str, StudySpec] = {spec.name: spec for spec in (FILTERING, PROMOTION, POPULARITY)}
@@ -37,10 +38,11 @@ def run_case_studies(
     report: NeuronReport,
     settings: CaseStudyConfig,
     report_users: np.ndarray,
+    fold_in: FoldIn,
 ) -> CaseStudies:
-    """The studies in `settings.studies` that this data can run, by name."""
+    """The studies in `settings.studies` that this data can run, by name (`fold_in`: the model kind's)."""
     device = calibrator.validation_users.device
-    study = Study(calibrator, data, split, report, torch.as_tensor(report_users, device=device), settings)
+    study = Study(calibrator, data, split, report, torch.as_tensor(report_users, device=device), settings, fold_in)
     results = {name: spec.result(study) for name, spec in SPECS.items() if name in settings.studies}
     return {name: result for name, result in results.items() if result is not None}
 

@@ -20,9 +20,11 @@ from monorec.data import InteractionData, Split
 from monorec.interpret import NeuronReport
 from monorec.interventions.calibration import SEARCH_CEILING, Calibrated, Calibrator
 from monorec.interventions.controls import Edit
+from monorec.interventions.directions import Direction
 from monorec.interventions.effects import EffectFn, Lists
 from monorec.interventions.steering import Dictionary, Intervention, Steerer
 from monorec.interventions.targets import Target
+from monorec.recommenders.fold_in import FoldIn
 from monorec.results import Calibration, Curve, Operating, Source, Steered, StudyResult
 
 SUPPRESS_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
@@ -34,7 +36,8 @@ TOWER = {"user": "the user tower", "item": "the item tower", "both": "both tower
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """What every case study reads: the calibrator (validation users), the data, the report users."""
+    """What every case study reads: the calibrator (validation users), the data, the report users,
+    and how the model places a user from a history (`fold_in`: PopSteer's synthetic users)."""
 
     calibrator: Calibrator
     data: InteractionData
@@ -42,6 +45,7 @@ class Study:
     report: NeuronReport
     report_users: torch.Tensor
     settings: CaseStudyConfig
+    fold_in: FoldIn
 
     @property
     def steerer(self) -> Steerer:
@@ -53,6 +57,11 @@ class Study:
 
     def lists(self, users: torch.Tensor, effect: EffectFn, untouched: torch.Tensor, k: int) -> Lists:
         return Lists(users, self.scores(users), effect, untouched, k, self.split)
+
+    def with_direction(self, name: str, found: Direction) -> Study:
+        """The same study, where edits may also name the direction `found` by `name`."""
+        steerer = self.steerer.with_direction(name, found)
+        return dataclasses.replace(self, calibrator=dataclasses.replace(self.calibrator, steerer=steerer, cache={}))
 
     def seeing(self, items: pd.DataFrame, dictionary: Dictionary | None = None) -> Study:
         """The same study where labels, directions and calibration read only `items`' tags.

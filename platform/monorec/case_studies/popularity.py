@@ -1,16 +1,19 @@
 """Popularity control: more of the long tail in every user's list, at the least cost in accuracy.
 
-Suppress the popularity neuron or the popularity direction (head against long-tail items,
-docs/method.md §5), on each configured tower, for every user, until the long-tail share of the
-top-10 is `popularity_factor` times its own; the candidate keeping the most NDCG@10 on the
-validation users is kept. Set beside it on the report users: the popularity penalty and smooth
-xQuAD (`interventions.controls`), each read at the SAE's long-tail share.
+Suppress the popularity neuron, the popularity direction (head against long-tail items,
+docs/method.md §5) or PopSteer's popularity neurons (`interventions.popsteer`: head-only against
+long-tail-only synthetic users), on each configured tower, for every user, until the long-tail
+share of the top-10 is `popularity_factor` times its own; the candidate keeping the most NDCG@10
+on the validation users is kept, and every candidate's curve is on the page. Set beside it on the
+report users: the popularity penalty and smooth xQuAD (`interventions.controls`), each read at the
+SAE's long-tail share.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 
 from monorec.case_studies.context import TOP_K, Study, baseline_curve, sae_operating, steer, suppressions
@@ -19,6 +22,7 @@ from monorec.interventions.controls import Control, Scorer, SmoothXQuAD, popular
 from monorec.interventions.directions import POPULARITY as POPULARITY_DIRECTION
 from monorec.interventions.directions import head_items
 from monorec.interventions.effects import at_effect, long_tail_share
+from monorec.interventions.popsteer import POPSTEER, popsteer_direction
 from monorec.interventions.steering import Intervention
 from monorec.interventions.targets import Target
 from monorec.results import Operating, StudyResult
@@ -47,7 +51,17 @@ def smooth_xquad(context: LongTail, base: Scorer) -> Control:
     return SmoothXQuAD(base, context.long_tail, *context.study.split.seen_csr(), k=TOP_K)
 
 
+def with_popsteer(study: Study) -> Study:
+    """The study where edits may name PopSteer's direction (`POPSTEER`), from the real users' history lengths."""
+    indptr, _ = study.split.history_csr()
+    head = head_items(study.calibrator.popularity_percentile)
+    steerer = study.steerer
+    found = popsteer_direction(steerer.recommender, steerer.sae, study.fold_in, np.diff(indptr), head)
+    return study.with_direction(POPSTEER, found)
+
+
 def popularity(spec: StudySpec, study: Study) -> StudyResult:
+    study = with_popsteer(study)
     settings, calibrator = study.settings, study.calibrator
     device = study.report_users.device
     percentile = torch.tensor(calibrator.popularity_percentile, dtype=torch.float32, device=device)
@@ -60,6 +74,7 @@ def popularity(spec: StudySpec, study: Study) -> StudyResult:
     candidates = [
         *suppressions("the popularity neuron", Intervention(study.report.mono.popularity_neuron.neuron), towers),
         *suppressions("the popularity direction", Intervention(concept=POPULARITY_DIRECTION), towers),
+        *suppressions("PopSteer's popularity neurons", Intervention(concept=POPSTEER), towers),
     ]
     target = Target("long_tail_share", TOP_K, at_least=bound)
     result = steer(study, spec, target, candidates, validation, report)

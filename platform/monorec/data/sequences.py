@@ -27,6 +27,7 @@ import pandas as pd
 from monorec.data.dataset import InteractionData, build_dataset
 from monorec.data.split import Split, sample_unseen
 from monorec.errors import DataError
+from monorec.results import TieShares
 
 SEQUENCE_PARTS = 2  # validation and test items held out of each tested user's sequence
 
@@ -120,18 +121,6 @@ def leave_last_out(
         seen_users=users[seen],
         seen_items=items[seen],
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class TieShares:
-    """How often the order of a user's rows rests on the tie rule rather than on time (the page prints these).
-
-    rows: share of timestamped rows that share their second with another row of the same user.
-    last_two: share of tested users whose test and validation items share one second.
-    """
-
-    rows: float
-    last_two: float
 
 
 def tie_shares(data: InteractionData, split: Split) -> TieShares:

@@ -36,7 +36,7 @@ import torch
 from monorec.config.sae import Tower
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.ids import lookup, neuron_ref, quote
-from monorec.interventions.directions import POPULARITY, item_directions
+from monorec.interventions.directions import POPULARITY, Direction, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
 from monorec.sae.model import Encoded
@@ -218,6 +218,12 @@ class Steerer:
         twin = copy.copy(self)
         twin.labels = {}
         twin.directions = item_directions(self.item_codes.codes, items)
+        return twin
+
+    def with_direction(self, name: str, found: Direction) -> Steerer:
+        """The same codes and labels, with one more direction that edits may name (PopSteer's, a study's own)."""
+        twin = copy.copy(self)
+        twin.directions = {**self.directions, name: found}
         return twin
 
     def neurons(self, ref: int | str) -> list[int]:

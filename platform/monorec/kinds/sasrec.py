@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from monorec.config.checks import at_least
 from monorec.errors import ConfigError
 from monorec.kinds.traits import KindTraits
 
@@ -31,7 +30,8 @@ class SASRecSettings:
 
     def __post_init__(self) -> None:
         for name in ("max_len", "blocks", "heads", "patience", "validation_users"):
-            at_least(f"model.sasrec.{name}", getattr(self, name), 1)
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.sasrec.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.sasrec.dropout must be in [0, 1), got {self.dropout}")
 

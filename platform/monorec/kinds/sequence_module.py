@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from monorec.config.checks import at_least
+from monorec.errors import ConfigError
 from monorec.kinds.module import ModuleSource
 from monorec.kinds.traits import KindTraits
 
@@ -27,7 +27,8 @@ class SequenceModuleSpec(ModuleSource):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        at_least("model.sequence_module.max_len", self.max_len, 1)
+        if self.max_len < 1:
+            raise ConfigError(f"model.sequence_module.max_len must be >= 1, got {self.max_len}")
 
 
 KIND = KindTraits(

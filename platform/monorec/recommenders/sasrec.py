@@ -42,7 +42,7 @@ class SASRec(HistoryRecommender):
         self.settings = settings or SASRecSettings()
         d, s = embedding_dim, self.settings
         self.position = nn.Embedding(s.max_len, d)
-        nn.init.normal_(self.position.weight, std=0.1)
+        nn.init.normal_(self.position.weight, std=0.1)  # as the item table (`embedding_tables`)
         self.input_dropout = nn.Dropout(s.dropout)
         block = nn.TransformerEncoderLayer(
             d, s.heads, dim_feedforward=d, dropout=s.dropout, batch_first=True, norm_first=True

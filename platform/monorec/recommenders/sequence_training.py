@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from monorec.data.pairs import shuffled_batches
 from monorec.data.split import Split, csr_rows
 from monorec.devices import fused_adam, resolve_device, tensor_of
-from monorec.evaluation.ranking import expected_ranks, mask_training_items, metrics_from_ranks
 from monorec.parallel import DataParallel
 from monorec.recommenders.history import Histories
 from monorec.storage import Stateful
@@ -101,15 +100,18 @@ class SequenceTask:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """NDCG@10 of the validation item among every item the user has not seen."""
+        """NDCG@10 of the validation item among every item the user has not seen (one target: 1 / log2(1 + rank)),
+        its rank expected under random tie-breaking, as `evaluation.ranking` ranks."""
         states = self.module.states(self.validation_inputs)[:, -1]
         scores = states @ self.module.item_embedding.weight.T
         targets = self.validation_items[:, None]
         target_scores = scores.gather(1, targets)
-        scores = mask_training_items(scores, self.validation_users, *self.seen).scatter(1, targets, target_scores)
-        n_candidates = (scores > float("-inf")).sum(1)
-        metrics = metrics_from_ranks(expected_ranks(scores, target_scores), n_candidates, VALIDATION_K)
-        return {VALIDATION_METRIC: metrics["ndcg"].mean().item()}
+        owner, seen = csr_rows(*self.seen, self.validation_users)
+        scores = scores.index_put((owner, seen), torch.tensor(float("-inf"), device=scores.device))
+        scores = scores.scatter(1, targets, target_scores)  # the validation item is seen: put it back
+        rank = 1.0 + (scores > target_scores).sum(1) + ((scores == target_scores).sum(1) - 1) / 2.0
+        gains = torch.where(rank <= VALIDATION_K, 1.0 / torch.log2(rank + 1.0), torch.zeros_like(rank))
+        return {VALIDATION_METRIC: gains.mean().item()}
 
     def end_epoch(self, history: list[dict], epochs: int) -> bool:
         """Keep the best epoch's weights; stop `patience` epochs after it, or at the last, with them."""

@@ -9,7 +9,13 @@ import numpy as np
 from monorec.kinds import KINDS
 from monorec.reproduction.records import SAERecord
 
-DATASET_NAMES = {"ml1m": "MovieLens-1M", "lastfm": "Last.FM HetRec-2011", "synthetic": "synthetic (planted concepts)"}
+DATASET_NAMES = {
+    "ml1m": "MovieLens-1M",
+    "lastfm": "Last.FM HetRec-2011",
+    "synthetic": "synthetic (planted concepts)",
+    "ml100k_sequences": "MovieLens-100K (every rating, in time order)",
+    "ml1m_sequences": "MovieLens-1M's timestamped subset (681,991 of 1,000,209 ratings, in time order)",
+}
 
 
 def stat(values: Sequence[float | None], digits: int = 2) -> str:

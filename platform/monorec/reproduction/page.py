@@ -27,6 +27,7 @@ from monorec.reproduction.sections import (
     purity_section,
     topk_section,
 )
+from monorec.reproduction.sequential import SEQUENTIAL_BENCH, sequential_section
 from monorec.reproduction.shortfalls import shortfalls_section
 from monorec.storage import atomic_write, read_json
 
@@ -69,16 +70,18 @@ def render_page(results_dir: Path) -> str:
         topk_section(runs),
         matryoshka_section(runs),
         case_studies_section(runs),
-        models_section(runs, _recommender_kinds(results_dir)),
+        models_section(runs, _kept(results_dir, RECOMMENDER_KINDS)),
         gap_section(results_dir, runs),
+        sequential_section(runs, _kept(results_dir, SEQUENTIAL_BENCH)),
         shortfalls_section(runs),
         fill("figures"),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
-def _recommender_kinds(results_dir: Path) -> dict | None:
-    path = results_dir / RECOMMENDER_KINDS
+def _kept(results_dir: Path, name: str) -> dict | None:
+    """A benchmark's output kept with the metrics (`recommender_kinds.json`, `sequential_bench.json`), if there."""
+    path = results_dir / name
     return read_json(path) if path.is_file() else None
 
 

@@ -27,11 +27,13 @@ def cell_name(config: ExperimentConfig) -> str:
     """`ml1m_mf` for the paper's models, `ml1m_als64` for the other models trained from config.
 
     Models loaded from files or modules have their own width, not the config's: kind alone
-    (`KindTraits.sized`).
+    (`KindTraits.sized`). A leave-last-out split's dataset is its sequences, which for ML-1M are a
+    subset of the ratings: `ml1m_sequences_sasrec64`, so the page never calls it by the whole's name.
     """
     model = config.model
     width = str(model.embedding_dim) if model.traits.sized else ""
-    return f"{config.data.dataset}_{model.kind}{width}"
+    dataset = f"{config.data.dataset}_sequences" if config.data.split == "leave_last_out" else config.data.dataset
+    return f"{dataset}_{model.kind}{width}"
 
 
 def cell_plan(base: ExperimentConfig, settings: ReproduceConfig) -> list[Variant]:

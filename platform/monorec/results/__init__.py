@@ -22,6 +22,7 @@ from monorec.results.runs import (
     RankingMetrics,
     RecommenderRun,
     SAERun,
+    TieShares,
     TrainingSummary,
 )
 from monorec.results.search import FrontPoint, ParetoFront, RegisteredModel, TrialReport, TuneRun
@@ -50,6 +51,7 @@ __all__ = [
     "Source",
     "Steered",
     "StudyResult",
+    "TieShares",
     "TrainingSummary",
     "TrialReport",
     "TuneRun",

@@ -35,6 +35,19 @@ class DatasetSummary:
     n_test_users: int
     checksum: str
     n_evaluated_users: int | None = None  # users ranked (eval.max_users); None: a result written before it
+    ties: TieShares | None = None  # a leave-last-out split's (`data.sequences`); None: a random split
+
+
+@dataclasses.dataclass(frozen=True)
+class TieShares:
+    """How often the order of a user's rows rests on the tie rule rather than on time (the page prints these).
+
+    rows: share of timestamped rows that share their second with another row of the same user.
+    last_two: share of tested users whose test and validation items share one second.
+    """
+
+    rows: float
+    last_two: float
 
 
 @dataclasses.dataclass(frozen=True)
