@@ -64,8 +64,11 @@ def test_every_shipped_config_is_valid():
         "ml1m_bpr": ("ml1m", "bpr"),
         "paper_notebook_mf": ("ml1m", "mf"),
         "paper_notebook_ncf": ("ml1m", "ncf"),
+        "ml100k_sasrec": ("ml100k", "sasrec"),
+        "ml1m_sasrec": ("ml1m", "sasrec"),
     }
-    reproductions = {"reproduce": 7, "reproduce_quick": 1}  # ReproduceConfig files -> their cell count
+    # ReproduceConfig files -> their cell count
+    reproductions = {"reproduce": 7, "reproduce_quick": 1, "reproduce_sequential": 2}
     shipped = {path.stem for path in (ROOT / "configs").glob("*.yaml")} - {"serve"}  # serve.yaml is Ray Serve's
     assert shipped == set(expected) | set(reproductions) | {"ablation"}
     ablation = load_config(AblationConfig, ROOT / "configs" / "ablation.yaml")

@@ -90,8 +90,8 @@ def test_reduced_reproduction_runs_resumes_and_tracks(tmp_path):
     studies = cell.saes["beta0.1_seed0"].run.case_studies  # the paper-default SAE of each seed is steered
     assert studies["filtering"].calibration.report.effect < studies["filtering"].before.effect
     assert studies["promotion"].users > 0 and studies["promotion"].subject.endswith("to Horror, Comedy")
-    # Three towers for the neuron and three for the direction, the penalty and xQuAD.
-    assert len(studies["popularity"].curves) == 8
+    # Three towers each for the neuron, the direction and PopSteer's neurons, the penalty and xQuAD.
+    assert len(studies["popularity"].curves) == 11
     assert not cell.saes["beta0_seed0"].run.case_studies  # the ablation runs are not
     assert (results / "dose_response.png").stat().st_size > 0 and (results / "steering_frontier.png").is_file()
     readme = (results / "README.md").read_text()
@@ -187,7 +187,7 @@ def test_committed_sequential_page_matches_its_metrics_and_names_the_subset():
     assert set(load_runs(results)) <= {"ml100k_sequences_sasrec64", "ml1m_sequences_sasrec64"}
     assert (
         "## 9. Sequential recommenders (SASRec)" in page
-        and "| MovieLens-100K (every rating, in time order) | 943 | 0.76 | 0.44 |" in page
+        and "| MovieLens-100K (every rating, in time order) | 943 | 0.76 | 0.44 | 52 |" in page
     )
     assert "| MovieLens-1M |" not in page  # the subset is never called by the whole dataset's name
 

@@ -22,14 +22,15 @@ def sequential_section(runs: Runs, bench: dict | None) -> str:
     for cell, results in runs.items():
         recommender = results.recommender
         if recommender is not None and recommender.run.dataset.ties is not None:
-            tied[dataset_of(cell)] = (recommender.run.dataset, recommender.run.model.full)
+            tied[dataset_of(cell)] = (recommender.run.dataset, recommender.run.training.epochs)
     if not tied and bench is None:
         return ""
     rows = [
-        [dataset_name(d), summary.n_test_users, f"{summary.ties.rows:.2f}", f"{summary.ties.last_two:.2f}"]
-        for d, (summary, _) in tied.items()
+        [dataset_name(d), summary.n_test_users, f"{summary.ties.rows:.2f}", f"{summary.ties.last_two:.2f}", epochs]
+        for d, (summary, epochs) in tied.items()
     ]
-    ties = table(["dataset", "tested users", "rows tied with another", "users whose last two tie"], rows)
+    header = ["dataset", "tested users", "rows tied with another", "users whose last two tie", "SASRec epochs"]
+    ties = table(header, rows)
     return fill("sequential", ties=ties, peers=_peer_tables(bench) if bench is not None else "")
 
 
