@@ -98,6 +98,16 @@ def test_a_resumed_run_ends_where_the_uninterrupted_one_does(planted, tmp_path):
     assert torch.allclose(resumed.item_embeddings(), whole.item_embeddings(), atol=1e-3)
 
 
+def test_a_run_that_stopped_early_resumes_as_stopped(planted, tmp_path):
+    sequences, split = planted
+    options = FitOptions(checkpoint_dir=tmp_path, fingerprint="run")
+    stopped, first = fit_recommender_kind(SASREC, sequences.data, split, options)
+    assert len(first.history) < SASREC.train.epochs  # early stopping ended it
+    again, second = fit_recommender_kind(SASREC, sequences.data, split, options)
+    assert second.history == first.history  # no epoch trained after the stop
+    assert torch.equal(again.item_embeddings(), stopped.item_embeddings())  # the best epoch's weights, as kept
+
+
 def test_the_user_vector_reads_the_history_in_order_causally_and_ignores_padding(trained):
     model, _ = trained
     model.eval()

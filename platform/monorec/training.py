@@ -123,6 +123,8 @@ def fit(
     checkpoint, fingerprint, parallel = options.checkpoint(checkpoint_name), options.fingerprint, options.parallel
     stateful: dict[str, Stateful] = {task.name: task.module, "optimizer": optimizer, **task.checkpointed()}
     history = restore_training_state(checkpoint, fingerprint, stateful)
+    if history and task.end_epoch(history, epochs):  # a resumed run that had already stopped early
+        epochs = len(history)
     task.module.train()
     for epoch in range(len(history), epochs):
         started = time.perf_counter()
