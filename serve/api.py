@@ -37,6 +37,7 @@ from serve.schemas import (
 )
 
 Rank = Callable[[RankRequest], Awaitable["list[dict] | ConflictError"]]
+Place = Callable[[tuple[int, ...]], Awaitable[Folded]]
 api = FastAPI(title="monorec", description="Intervention-enabled recommendations over monosemantic SAE neurons.")
 api.add_middleware(Guard)
 EXPLORER_PAGE = explorer_html()
@@ -55,6 +56,7 @@ class Backend:
     service: RecommenderService
     source: dict  # /health: registered name and version, or "local bundle"
     rank: Rank  # one request's top-k (the replica batches concurrent ones)
+    place: Place  # one checked history's user (the replica batches concurrent ones)
 
 
 _installed: list[Backend] = []
@@ -75,13 +77,24 @@ async def backend() -> Backend:
 Served = Annotated[Backend, Depends(backend)]  # what each route is given: the installed backend
 
 
-def unbatched(service: RecommenderService) -> Rank:
-    """Rank each request on its own, off the event loop (the in-process app; replicas batch)."""
+def in_process(service: RecommenderService, source: dict) -> Backend:
+    """Each request ranked and placed on its own (the in-process app; replicas batch both)."""
 
     async def rank(request: RankRequest) -> list[dict] | ConflictError:
         return (await asyncio.get_running_loop().run_in_executor(None, service.rank_many, [request]))[0]
 
-    return rank
+    async def place(history: tuple[int, ...]) -> Folded:
+        return (await place_many(service, [history]))[0]
+
+    return Backend(service, source, rank, place)
+
+
+async def place_many(service: RecommenderService, histories: list[tuple[int, ...]]) -> list[Folded]:
+    """Users folded in from checked histories, together: on the event loop when the kind's fold-in is a
+    closed form or one forward pass (about a millisecond, less than a thread hop costs), else off it."""
+    if service.quick_fold_in:
+        return service.fold_in_many(histories)
+    return await asyncio.get_running_loop().run_in_executor(None, service.fold_in_many, histories)
 
 
 @api.exception_handler(UnknownIdError)
@@ -142,20 +155,17 @@ def neuron(id_or_label: str, served: Served) -> list[dict]:
     return served.service.describe_neuron(id_or_label)
 
 
-async def _who(service: RecommenderService, body: WhoIn) -> int | Folded:
-    """The table index of `user_id`, or the user folded in from `history`: on the event loop when the
-    kind's fold-in is a closed form (about a millisecond, less than a thread hop costs), else off it."""
+async def _who(served: Backend, body: WhoIn) -> int | Folded:
+    """The table index of `user_id`, or the user folded in from `history` (checked here, placed by the backend)."""
     if body.history is None:
-        return service.user_index(body.user_id)
-    if service.quick_fold_in:
-        return service.fold_in(body.history)
-    return await asyncio.get_running_loop().run_in_executor(None, service.fold_in, body.history)
+        return served.service.user_index(body.user_id)
+    return await served.place(served.service.history_indices(body.history))
 
 
 @api.post("/recommend", response_model=RecommendOut, responses=responses(400, 401, 404, 409, 413, 422))
 async def recommend(body: RecommendIn, served: Served) -> dict:
     loop, service = asyncio.get_running_loop(), served.service
-    user = await _who(service, body)
+    user = await _who(served, body)
     if service.resolved_already(body.interventions):  # the usual case: no search to run, no thread hop
         applied, calibrations = service.resolve(body.interventions)
     else:
@@ -183,7 +193,7 @@ async def recommend(body: RecommendIn, served: Served) -> dict:
 @api.post("/explain", response_model=ExplainOut, responses=responses(400, 401, 404, 413, 422))
 async def explain(body: ExplainIn, served: Served) -> dict:
     service = served.service
-    user = await _who(service, body)
+    user = await _who(served, body)
     neurons = await asyncio.get_running_loop().run_in_executor(None, service.explain, user, body.item_id, body.top)
     return {"user_id": body.user_id, "item_id": body.item_id, "neurons": neurons}
 

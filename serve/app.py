@@ -10,7 +10,8 @@ Schemathesis run them in-process); this module is the deployment that loads a bu
 /health and the page needs `Authorization: Bearer <token>`: replicas refuse to start
 without MONOREC_API_TOKEN unless MONOREC_INSECURE_NO_AUTH is set (serve/guard.py). Concurrent
 /recommend requests are scored together (`@serve.batch`), one call per distinct set of
-interventions, off the event loop. Meant to run in Ray Serve's throughput mode (serve/throughput.py).
+interventions, off the event loop; concurrent histories are folded in together. Meant to run
+in Ray Serve's throughput mode (serve/throughput.py).
 """
 
 import asyncio
@@ -20,8 +21,8 @@ from ray import serve
 
 from monorec.bundle import Bundle, read_bundle
 from monorec.errors import ConflictError, MonorecError
-from monorec.serving import RankRequest, RecommenderService
-from serve.api import Backend, api, install
+from monorec.serving import Folded, RankRequest, RecommenderService
+from serve.api import Backend, api, install, place_many
 from serve.guard import required_token
 
 
@@ -58,12 +59,17 @@ class MonorecService:
         required_token()  # fail closed: no token and no explicit insecure mode, no replica
         bundle, source = load_bundle(model, bundle_path, tracking_uri, digest)
         self.service = RecommenderService(bundle)
-        install(Backend(self.service, source, self._rank_batch))
+        install(Backend(self.service, source, self._rank_batch, self._place_batch))
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def _rank_batch(self, requests: list[RankRequest]) -> list[list[dict] | ConflictError]:
         """Whatever arrived while the previous batch ran is scored together, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(None, self.service.rank_many, requests)
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
+    async def _place_batch(self, histories: list[tuple[int, ...]]) -> list[Folded]:
+        """Histories that arrived together are folded in together (a history tower: one forward pass)."""
+        return await place_many(self.service, histories)
 
 
 def app_builder(args: dict) -> serve.Application:

@@ -2,7 +2,7 @@
 
 Each of `clients` coroutines sends its next request as soon as the previous answer arrives,
 until `requests` have been sent in total or `seconds` have passed. Used by the reliability
-tests and by benchmarks/bench_serve.py.
+tests, which vary each request; the serving figures are measured with `hey` (benchmarks/bench_serve.py).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def serving(service: RecommenderService) -> Iterator[None]:
         patch.setenv(TOKEN_ENV, TOKEN)
         required_token.cache_clear()
         served_api.api.middleware_stack = None
-        served_api.install(served_api.Backend(service, SOURCE, served_api.unbatched(service)))
+        served_api.install(served_api.in_process(service, SOURCE))
         try:
             yield
         finally:

@@ -20,7 +20,12 @@ from monorec.recommenders.history import FORWARD, Histories, HistoryRecommender
 from monorec.recommenders.training import RecommenderTask
 
 SQUARED_TRAITS = KindTraits(
-    name="planted_squared", origin="monorec", display="MF, squared loss", code="planted_kinds:SQUARED", ray_train=True
+    name="planted_squared",
+    origin="monorec",
+    display="MF, squared loss",
+    code="planted_kinds:SQUARED",
+    ray_train=True,
+    sparse_embeddings=True,
 )
 MEAN_HISTORY_TRAITS = KindTraits(
     name="planted_mean_history", origin="monorec", display="mean of history", code="planted_kinds:MEAN_HISTORY"

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from monorec.bundle import BundleSource, read_bundle, write_bundle
 from monorec.config import (
+    DataConfig,
     EmbeddingFiles,
     ExperimentConfig,
     InterpretConfig,
@@ -25,6 +26,7 @@ from monorec.config import (
     RayConfig,
     SAEConfig,
     TorchModuleSpec,
+    TrainConfig,
     load_config,
 )
 from monorec.errors import ConfigError, DataError
@@ -229,9 +231,15 @@ def test_bad_model_settings_are_clear_errors(folder):
         spec = write_module_weights(planted()[3], folder)
         load_custom_module(dataclasses.replace(spec, user_ids=f"{folder}/three.txt"), data)
     with pytest.raises(
-        ConfigError, match=r"ray\.num_workers > 0 trains model\.kind mf, ncf; als trains in this process"
+        ConfigError, match=r"ray\.num_workers > 0 trains model\.kind mf, ncf, sasrec; als trains in this process"
     ):
         ExperimentConfig(model=ModelConfig(kind="als"), ray=RayConfig(num_workers=2))
+    with pytest.raises(ConfigError, match=r"train\.sparse_embeddings is for model\.kind mf, ncf trained in this"):
+        ExperimentConfig(
+            data=DataConfig(split="leave_last_out"),
+            model=ModelConfig(kind="sasrec"),
+            train=TrainConfig(sparse_embeddings=True),
+        )
 
 
 def test_the_job_stops_on_mismatched_ids_with_one_line(folder, tmp_path):

@@ -12,7 +12,7 @@ from monorec.config import TrainConfig
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.evaluation import evaluate_ranking
 from monorec.interventions import Intervention, Steerer
-from monorec.recommenders.fold_in import ClosedForm, Newton
+from monorec.recommenders.fold_in import NEWTON, ClosedForm, Newton
 from monorec.recommenders.registry import fold_in_for
 from monorec.serving import RankRequest
 
@@ -64,6 +64,17 @@ def test_newton_fold_in_minimises_mfs_balanced_logistic_loss():
     loss = (weights * torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")).sum()
     (loss + 10.0 / 2 * x.pow(2).sum()).backward()  # Newton's penalty is (lambda / 2) |x|^2
     assert x.grad.abs().max() < 1e-3  # Newton converges to the minimum
+
+
+def test_a_batch_of_users_is_folded_in_as_each_would_be_alone():
+    """A replica folds concurrent histories in together (`FoldIn.many`); each user's vector is their own."""
+    _, _, _, model = planted()
+    histories = [torch.tensor([3, 17, 42, 99, 150]), torch.tensor([5]), torch.tensor(list(range(0, 120, 3)))]
+    for fold_in in (NEWTON, ClosedForm(regularization=1.0)):
+        together = fold_in.many(model, histories)
+        alone = torch.stack([fold_in(model, history) for history in histories])
+        assert together.shape == (3, model.embedding_dim) and torch.allclose(together, alone, atol=1e-4)
+        assert not torch.allclose(together[0], together[1], atol=1e-2)  # different histories, different users
 
 
 @pytest.mark.parametrize(

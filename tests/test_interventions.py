@@ -112,6 +112,43 @@ def test_interventions_never_change_stored_codes_and_labels_address_all_their_ne
         steerer.check([Intervention("Horror", "boost", 1.0, "item", ("999999",))])
 
 
+def test_an_item_edit_is_computed_once_for_every_user_and_never_across_direction_sets(steering):
+    steerer, _, _, data, *_ = steering
+    edit = [Intervention(concept="Horror", op="suppress", strength=1.0, tower="both")]
+    together = steerer.scores(torch.arange(20), edit)
+    apart = torch.cat([steerer.scores(torch.arange(10), edit), steerer.scores(torch.arange(10, 20), edit)])
+    assert torch.equal(together, apart)  # the cached item table is the one the first call computed
+    user_only = steerer.scores(torch.arange(20), [dataclasses.replace(edit[0], tower="user")])
+    assert not torch.equal(together, user_only)  # the item side did move
+    item_only = [dataclasses.replace(edit[0], tower="item")]
+    steerer.scores(torch.arange(20), item_only)  # now in the original's cache
+    hidden = data.items.assign(concepts=data.items["concepts"].map(lambda tags: [t for t in tags if t != "Horror"]))
+    with pytest.raises(UnknownIdError, match="unknown concept 'Horror'"):
+        steerer.seeing(hidden).scores(torch.arange(20), item_only)  # a twin never answers from that cache
+
+
+def test_the_tensor_cache_keeps_the_most_recent_within_its_bytes():
+    from monorec.interventions.cache import TensorCache
+
+    cache, computed = TensorCache(max_bytes=2 * 400), []
+
+    def table(key: str) -> tuple:
+        computed.append(key)
+        return (torch.zeros(100), None)  # 400 bytes
+
+    first = cache.get("a", lambda: table("a"))
+    assert cache.get("a", lambda: table("a")) is first and computed == ["a"]
+    cache.get("b", lambda: table("b"))
+    cache.get("a", lambda: table("a"))  # "a" is now the most recent
+    cache.get("c", lambda: table("c"))  # over the bound: "b", the least recent, goes
+    assert len(cache) == 2
+    cache.get("a", lambda: table("a"))
+    cache.get("b", lambda: table("b"))
+    assert computed == ["a", "b", "c", "b"]
+    small = TensorCache(max_bytes=100)
+    assert small.get("big", lambda: table("big"))[0].shape == (100,) and len(small) == 0  # returned, not kept
+
+
 def test_calibration_finds_the_smallest_strength_that_meets_a_target(steering):
     steerer, calibrator, *_ = steering
     target = Target("concept_share", 10, at_most=0.1, concept="Horror")

@@ -112,8 +112,8 @@ def test_the_user_vector_reads_the_history_in_order_causally_and_ignores_padding
     model, _ = trained
     model.eval()
     history = torch.tensor([5, 9, 14, 2, 33])
-    vector = model.place(history)
-    assert not torch.allclose(vector, model.place(history.flip(0)), atol=1e-4)  # order matters
+    vector = model.place([history])[0]
+    assert not torch.allclose(vector, model.place([history.flip(0)])[0], atol=1e-4)  # order matters
     states = model.states(history[None])[0]
     later = model.states(torch.cat([history[:3], torch.tensor([70, 71])])[None])[0]
     assert torch.allclose(states[:3], later[:3], atol=1e-5)  # position t reads only items up to t
@@ -195,3 +195,9 @@ def test_a_history_is_served_in_its_order_by_one_forward_pass(planted, trained, 
     shuffled = service.fold_in(history[::-1])  # the same items in another order: another user
     assert not torch.allclose(shuffled.users.embeddings, folded.users.embeddings, atol=1e-3)
     assert set(shuffled.history) == set(folded.history)  # the same items leave both lists
+    histories = [service.history_indices(h) for h in (history, history[::-1], history[:3], history[-1:])]
+    together = service.fold_in_many(histories)  # one padded forward pass, as a replica batches them
+    for placed, alone in zip(together, (service.fold_in_many([h])[0] for h in histories)):
+        assert torch.allclose(placed.users.embeddings, alone.users.embeddings, atol=1e-5)
+        assert torch.allclose(placed.users.codes.codes, alone.users.codes.codes, atol=1e-5)
+    assert together[2].history == histories[2]

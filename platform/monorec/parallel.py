@@ -9,9 +9,12 @@ one process all of this is a no-op, so a single-worker run equals the plain core
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,14 @@ class DataParallel:
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad)
                 parameter.grad /= self.world_size
+
+    def from_main(self, value: T) -> T:
+        """Rank 0's `value` on every rank (what only rank 0 measured, e.g. validation, that all ranks decide on)."""
+        if self.world_size == 1:
+            return value
+        holder = [value]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         if self.world_size > 1:

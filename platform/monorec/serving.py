@@ -24,7 +24,7 @@ from monorec.bundle import Bundle
 from monorec.errors import ConflictError, InvalidRequestError, UnknownIdError
 from monorec.evaluation.ranking import mask_training_items
 from monorec.explorer import explorer_payload
-from monorec.ids import lookup, quote
+from monorec.ids import MAX_DIGITS, lookup, quote
 from monorec.interventions import Calibrator, Intervention, Steerer, Target
 from monorec.interventions.steering import Users
 from monorec.kinds import kind_traits
@@ -78,29 +78,42 @@ class RecommenderService:
         return lookup(user_id, self._user_index, "user_id")
 
     def fold_in(self, history: Sequence[int | str]) -> Folded:
-        """A user the model never saw, from their history (dataset item ids, oldest first).
+        """A user the model never saw, from their history (dataset item ids, oldest first)."""
+        return self.fold_in_many([self.history_indices(history)])[0]
 
-        A sequential model reads the history as it is, in its order, repeats included; any other
-        kind fits the user to the set of its items (repeats count once). Every unknown item is
-        named (up to `UNKNOWN_NAMED`, each quoted short) in one 404.
-        """
+    def history_indices(self, history: Sequence[int | str]) -> tuple[int, ...]:
+        """A history's item indices, checked: 1 to `MAX_HISTORY` items, every unknown one named (up to
+        `UNKNOWN_NAMED`, each quoted short) in one 404."""
         if not 1 <= len(history) <= MAX_HISTORY:
             raise InvalidRequestError(f"a history holds 1 to {MAX_HISTORY} items, got {len(history)}")
         indices, unknown = [], []
         for item in history:
-            try:
-                indices.append(self.item_index(item))
-            except UnknownIdError:
-                unknown.append(item)
+            if (position := self._item_index.get(_exact_text(item))) is None:  # else the careful parse
+                try:
+                    position = self.item_index(item)
+                except UnknownIdError:
+                    unknown.append(item)
+                    continue
+            indices.append(position)
         if unknown:
             named = ", ".join(quote(item) for item in unknown[:UNKNOWN_NAMED])
             more = f" and {len(unknown) - UNKNOWN_NAMED} more" if len(unknown) > UNKNOWN_NAMED else ""
             raise UnknownIdError(f"unknown item_id in the history: {named}{more}")
-        unique = tuple(dict.fromkeys(indices))
-        read = indices if self.sequential else unique
+        return tuple(indices)
+
+    def fold_in_many(self, histories: Sequence[tuple[int, ...]]) -> list[Folded]:
+        """Users the model never saw, from checked histories (`history_indices`), placed together.
+
+        A sequential model reads each history as it is, in its order, repeats included; any other
+        kind fits the user to the set of its items (repeats count once). One call of the kind's
+        fold-in for them all: a history tower encodes the batch in one forward pass.
+        """
+        unique = [tuple(dict.fromkeys(history)) for history in histories]
+        read = histories if self.sequential else unique
         with torch.no_grad():
-            embedding = self._fold_in(self.bundle.recommender, torch.as_tensor(read, dtype=torch.long))
-        return Folded(unique, self.steerer.folded_users(embedding[None]))
+            tensors = [torch.as_tensor(history, dtype=torch.long) for history in read]
+            users = self.steerer.folded_users(self._fold_in.many(self.bundle.recommender, tensors))
+        return [Folded(seen, users.row(n)) for n, seen in enumerate(unique)]
 
     def item_index(self, item_id: int | str) -> int:
         return lookup(item_id, self._item_index, "item_id")
@@ -227,6 +240,14 @@ class RecommenderService:
             }
             for j in self.steerer.neurons(ref)
         ]
+
+
+def _exact_text(item: int | str) -> str | None:
+    """An id's text when it is a plain string or a small plain int: the usual history item, looked up
+    directly (anything else, or a miss, goes through `monorec.ids.lookup`)."""
+    if type(item) is str:
+        return item
+    return str(item) if type(item) is int and abs(item) < 10**MAX_DIGITS else None
 
 
 def _explorer_data(bundle: Bundle) -> dict:

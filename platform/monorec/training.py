@@ -143,10 +143,12 @@ def fit(
         samples = local_samples * parallel.world_size
         stats = {"epoch": epoch + 1, "seconds": seconds, "samples": samples}
         stats.update({name: parallel.sum(total).item() / samples for name, total in sums.items()})
+        validation = None
         if parallel.is_main:  # every rank holds the same weights: measure once
             task.module.eval()
-            stats.update(task.validate())
+            validation = task.validate()
             task.module.train()
+        stats.update(parallel.from_main(validation) or {})  # every rank decides on it alike (`end_epoch`)
         history.append(stats)
         log.info("%s epoch %d/%d  %s", task.name, epoch + 1, epochs, _progress(stats))
         stop = task.end_epoch(history, epochs)

@@ -68,6 +68,32 @@ def test_single_worker_equals_the_core_loop(local_ray, tmp_path):
     assert all(torch.allclose(sae_state[name], value, atol=1e-4) for name, value in sae.state_dict().items())
 
 
+def test_sasrec_trains_on_a_ray_train_worker_from_the_split_in_the_object_store(local_ray, tmp_path):
+    """A sequence model trains on whole sequences, not pair shards: the worker gets the split and runs the
+    kind's own trainer, as this process does (two processes sharing the work: `test_sequence_parallel`)."""
+    from sequence_fixtures import planted_sequences
+    from test_sasrec import SASREC
+
+    from monorec.data.sequences import leave_last_out
+    from monorec.distributed.train import fit_on_ray
+    from monorec.recommenders import fit_recommender_kind
+
+    sequences = planted_sequences()
+    split = leave_last_out(sequences.data)
+    config = dataclasses.replace(SASREC, train=dataclasses.replace(SASREC.train, epochs=6))
+    state, history = fit_on_ray(
+        "recommender", dataclasses.replace(config, ray=RayConfig(num_workers=1)), tmp_path, "seq", split
+    )
+    here, result = fit_recommender_kind(config, sequences.data, split)
+    expected = [epoch["validation_ndcg@10"] for epoch in result.history]
+    assert [epoch["validation_ndcg@10"] for epoch in history] == pytest.approx(expected, abs=0.02) and len(
+        expected
+    ) == 6
+    assert max(expected) >= 0.5  # it learned the planted chains
+    # The worker's threads round differently from this process's: after six epochs the weights agree to 1e-2.
+    assert all(torch.allclose(state[name], value, atol=1e-2) for name, value in here.state_dict().items())
+
+
 def test_two_workers_recover_from_a_killed_worker(local_ray, tmp_path):
     from ray.util.state import list_actors
 

@@ -44,9 +44,10 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         kind, traits = self.model.kind, self.model.traits
         trainable = ", ".join(name for name, t in KINDS.items() if t.ray_train)
-        if self.train.sparse_embeddings and (self.ray.num_workers > 0 or not traits.ray_train):
+        sparse = ", ".join(name for name, t in KINDS.items() if t.sparse_embeddings)
+        if self.train.sparse_embeddings and (self.ray.num_workers > 0 or not traits.sparse_embeddings):
             raise ConfigError(
-                f"train.sparse_embeddings is for model.kind {trainable} trained in this process (ray.num_workers 0)"
+                f"train.sparse_embeddings is for model.kind {sparse} trained in this process (ray.num_workers 0)"
             )
         if self.ray.num_workers > 0 and not traits.ray_train:
             raise ConfigError(f"ray.num_workers > 0 trains model.kind {trainable}; {kind} trains in this process")

@@ -49,10 +49,9 @@ def popsteer_direction(
     rng = np.random.default_rng(seed)
     lengths = history_lengths[history_lengths > 0]
     groups = [synthetic_histories(lengths, np.flatnonzero(members), users, rng) for members in (head, ~head)]
+    histories = [torch.as_tensor(history, dtype=torch.long) for group in groups for history in group]
     with torch.no_grad():
-        placed = [
-            fold_in(recommender, torch.as_tensor(history, dtype=torch.long)) for group in groups for history in group
-        ]
-        codes = sae.encode(torch.stack(placed)).codes
+        placed = fold_in.many(recommender, histories)
+        codes = sae.encode(placed).codes
     is_head = torch.arange(len(placed), device=codes.device) < users
     return direction(codes, is_head)

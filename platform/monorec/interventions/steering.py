@@ -36,6 +36,7 @@ import torch
 from monorec.config.sae import Tower
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.ids import lookup, neuron_ref, quote
+from monorec.interventions.cache import TensorCache
 from monorec.interventions.directions import POPULARITY, Direction, item_directions
 from monorec.interventions.targets import Target
 from monorec.recommenders.base import TwoTowerRecommender
@@ -161,6 +162,12 @@ class Users:
     embeddings: torch.Tensor
     codes: Encoded
 
+    def row(self, n: int) -> Users:
+        """The n-th user alone (views, no copies)."""
+        index = None if self.index is None else self.index[n : n + 1]
+        codes = Encoded(*(getattr(self.codes, field)[n : n + 1] for field in ("codes", "mean", "std")))
+        return Users(index, self.embeddings[n : n + 1], codes)
+
 
 class Dictionary(Protocol):
     """What steering reads from a dictionary: an SAE, or a probe's one direction (`ProbeDictionary`)."""
@@ -204,6 +211,7 @@ class Steerer:
                 "item": self.item_codes.codes.max(0).values.clamp(min=0),
             }
         self.directions = item_directions(self.item_codes.codes, items) if items is not None else {}
+        self._item_tables = TensorCache()
         biases, popular = recommender.item_biases(), self.directions.get(POPULARITY)
         with torch.no_grad():
             fits = biases is not None and popular is not None
@@ -218,12 +226,14 @@ class Steerer:
         twin = copy.copy(self)
         twin.labels = {}
         twin.directions = item_directions(self.item_codes.codes, items)
+        twin._item_tables = TensorCache()  # a concept may name another direction here
         return twin
 
     def with_direction(self, name: str, found: Direction) -> Steerer:
         """The same codes and labels, with one more direction that edits may name (PopSteer's, a study's own)."""
         twin = copy.copy(self)
         twin.directions = {**self.directions, name: found}
+        twin._item_tables = TensorCache()
         return twin
 
     def neurons(self, ref: int | str) -> list[int]:
@@ -274,29 +284,39 @@ class Steerer:
         model = self.recommender
         users = self.table_users(users) if isinstance(users, torch.Tensor) else users
         with torch.no_grad():
-            user_emb = users.embeddings.clone()
-            item_emb, bias_shift = None, None
-            for edit in interventions:
+            user_emb = users.embeddings
+            for edit in (edit for edit in interventions if edit.tower in ("user", "both")):
                 (neurons, weights), strength = self.weighted(edit), edit.resolved_strength
-                if edit.tower in ("user", "both"):
-                    user_emb += self._shift(users.codes, "user", neurons, weights, edit.op, strength)
-                if edit.tower in ("item", "both"):
-                    strength = item_side_strength(edit, strength)
-                    rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
-                    rows = torch.arange(model.n_items) if rows is None else rows
-                    rows = rows.to(user_emb.device)
-                    item_emb = model.item_embeddings().clone() if item_emb is None else item_emb
-                    codes = self._item_rows(rows)
-                    item_emb[rows] += self._shift(codes, "item", neurons, weights, edit.op, strength)
-                    if self.bias_readout is not None:
-                        bias_shift = (
-                            torch.zeros(model.n_items, device=user_emb.device) if bias_shift is None else bias_shift
-                        )
-                        change = self._code_change(codes, "item", neurons, weights, edit.op, strength)
-                        bias_shift[rows] += change @ self.bias_readout.weights[neurons]
-            items = model.item_embeddings() if item_emb is None else item_emb
+                user_emb = user_emb + self._shift(users.codes, "user", neurons, weights, edit.op, strength)
+            item_edits = tuple(edit for edit in interventions if edit.tower in ("item", "both"))
+            items, bias_shift = self._edited_items(item_edits) if item_edits else (model.item_embeddings(), None)
             scores = model.logits_all(users.index, user_emb, items)
             return scores if bias_shift is None else scores + bias_shift  # item biases enter logits additively
+
+    def _edited_items(self, edits: tuple[Intervention, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The item table after these item-side edits, and the item biases' shift (None without a read-out).
+
+        Each edit's change is computed from the original codes and added, so the order of edits
+        does not matter. The same for every user: cached (`TensorCache`) per steerer.
+        """
+        return self._item_tables.get(edits, lambda: self._edit_items(edits))
+
+    def _edit_items(self, edits: tuple[Intervention, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        model = self.recommender
+        item_emb = model.item_embeddings().clone()
+        bias_shift = None if self.bias_readout is None else torch.zeros(model.n_items, device=item_emb.device)
+        for edit in edits:
+            neurons, weights = self.weighted(edit)
+            strength = item_side_strength(edit, edit.resolved_strength)
+            rows = torch.as_tensor(self.items(edit.item_ids), dtype=torch.long) if edit.item_ids else None
+            rows = torch.arange(model.n_items) if rows is None else rows
+            rows = rows.to(item_emb.device)
+            codes = self._item_rows(rows)
+            item_emb[rows] += self._shift(codes, "item", neurons, weights, edit.op, strength)
+            if bias_shift is not None:
+                change = self._code_change(codes, "item", neurons, weights, edit.op, strength)
+                bias_shift[rows] += change @ self.bias_readout.weights[neurons]
+        return item_emb, bias_shift
 
     def contributions(self, user: int | Users, item: int) -> torch.Tensor:
         """(m,) each neuron's part in one (user, item) logit: the drop when it is removed from both codes."""

@@ -3,5 +3,11 @@
 from monorec.kinds.traits import KindTraits
 
 KIND = KindTraits(
-    name="mf", origin="monorec", display="MF", code="monorec.recommenders.mf:SPEC", paper=True, ray_train=True
+    name="mf",
+    origin="monorec",
+    display="MF",
+    code="monorec.recommenders.mf:SPEC",
+    paper=True,
+    ray_train=True,
+    sparse_embeddings=True,
 )

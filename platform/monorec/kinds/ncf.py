@@ -27,6 +27,7 @@ KIND = KindTraits(
     code="monorec.recommenders.ncf:SPEC",
     paper=True,
     ray_train=True,
+    sparse_embeddings=True,
     settings=NCFSettings,
     flat=True,  # `model.hidden` before
     in_every_hash=True,  # `model.hidden` was in every kind's hash

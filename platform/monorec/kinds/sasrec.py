@@ -41,6 +41,7 @@ KIND = KindTraits(
     origin="monorec",
     display="SASRec",
     code="monorec.recommenders.sasrec:SPEC",
+    ray_train=True,
     sized=True,
     sequential=True,
     settings=SASRecSettings,

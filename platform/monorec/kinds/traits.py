@@ -20,7 +20,8 @@ class KindTraits:
         imported only when a model of the kind is built, trained, loaded or restored.
     extra: the pip extra its code needs (`monorec[<extra>]`), or None for the core.
     paper: one of the paper's own models (MF, NCF); the page compares every other kind with MF.
-    ray_train: trains under Ray Train (`ray.num_workers > 0`) and with `train.sparse_embeddings`.
+    ray_train: trains under Ray Train (`ray.num_workers > 0`).
+    sparse_embeddings: trains with `train.sparse_embeddings` (tables read by `F.embedding`, sparse gradients).
     sized: its results-page cell carries `model.embedding_dim` (`ml1m_als64`), since several
         widths are compared; the paper's models and loaded models do not.
     sequential: its user vector is read from the user's history in time order: it needs a
@@ -42,6 +43,7 @@ class KindTraits:
     extra: str | None = None
     paper: bool = False
     ray_train: bool = False
+    sparse_embeddings: bool = False
     sized: bool = False
     sequential: bool = False
     settings: type | None = None

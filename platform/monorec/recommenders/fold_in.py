@@ -39,9 +39,20 @@ class FoldIn(Protocol):
 
     def __call__(self, model: TwoTowerRecommender, history: torch.Tensor) -> torch.Tensor: ...
 
+    def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
+        """(len(histories), d): several users at once (a service batches concurrent requests this way)."""
+        ...
+
+
+class OneAtATime:
+    """`many` for a fold-in that fits each user on their own: one after the other."""
+
+    def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([self(model, history) for history in histories])  # type: ignore[operator]
+
 
 @dataclasses.dataclass(frozen=True)
-class ClosedForm:
+class ClosedForm(OneAtATime):
     """Implicit-feedback least squares (Hu, Koren & Volinsky 2008), every item not in H at weight w0.
 
     x = (w0 Y^T Y + (1 - w0) Y_H^T Y_H + lambda I)^-1 Y_H^T 1; ALS's own refit is w0 = 1.
@@ -76,25 +87,32 @@ class Newton:
     quick: ClassVar[bool] = True
 
     def __call__(self, model: TwoTowerRecommender, history: torch.Tensor) -> torch.Tensor:
+        return self.many(model, [history])[0]
+
+    def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
+        """Every user's Newton steps at once: one (B, d, d) batched solve per step."""
         with torch.no_grad():
             items = model.item_embeddings()
-            dim = items.shape[1]
+            n, dim = items.shape
             offset = model.logits_all(None, items.new_zeros(1, dim), items)[0]
-            labels = torch.zeros(len(items), device=items.device)
-            labels[history] = 1.0
-            weights = torch.where(labels > 0, 1.0, len(history) / max(1, len(items) - len(history)))
-            x = items.new_zeros(dim)
+            labels = torch.zeros(len(histories), n, device=items.device)
+            for row, history in enumerate(histories):
+                labels[row, history.to(items.device)] = 1.0
+            positives = labels.sum(1, keepdim=True)
+            weights = torch.where(labels > 0, 1.0, positives / (n - positives).clamp(min=1))
+            x = items.new_zeros(len(histories), dim)
             ridge = self.regularization * torch.eye(dim, device=items.device)
             for _ in range(self.steps):
-                p = torch.sigmoid(torch.addmv(offset, items, x))
-                gradient = torch.addmv(self.regularization * x, items.T, weights * (p - labels))
-                hessian = torch.addmm(ridge, items.T * (weights * p * (1 - p)), items)
+                p = torch.sigmoid(offset + x @ items.T)
+                gradient = self.regularization * x + (weights * (p - labels)) @ items
+                curvature = weights * p * (1 - p)
+                hessian = ridge + (curvature[:, None, :] * items.T) @ items  # (B, d, d)
                 x = x - torch.linalg.solve(hessian, gradient)
             return x
 
 
 @dataclasses.dataclass(frozen=True)
-class Gradient:
+class Gradient(OneAtATime):
     """A few Adam steps on the frozen scorer from the mean user; `regularization` pulls toward that mean."""
 
     steps: int = 10

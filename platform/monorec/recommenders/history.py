@@ -97,10 +97,13 @@ class HistoryRecommender(TwoTowerRecommender):
         self._known = None
         return super()._apply(fn, recurse)
 
-    def place(self, history: torch.Tensor) -> torch.Tensor:
-        """(d,) the vector of a user given by their history (item indices, in order): one pass of the tower."""
-        history = history.to(self.history_items.device)
-        return self.encode(Histories(history, torch.zeros_like(history), 1))[0]
+    def place(self, histories: list[torch.Tensor]) -> torch.Tensor:
+        """(len(histories), d) the vectors of users given by their histories (item indices, in order):
+        one pass of the tower over all of them."""
+        device = self.history_items.device
+        owner = torch.repeat_interleave(torch.tensor([len(h) for h in histories], device=device))
+        items = torch.cat(histories).to(device) if histories else owner
+        return self.encode(Histories(items, owner, len(histories)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,8 +113,11 @@ class Forward:
     quick: ClassVar[bool] = True  # one pass over one history: a service may run it on its event loop
 
     def __call__(self, model: HistoryRecommender, history: torch.Tensor) -> torch.Tensor:
+        return self.many(model, [history])[0]
+
+    def many(self, model: HistoryRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            return model.place(history)
+            return model.place(histories)
 
 
 FORWARD = Forward()

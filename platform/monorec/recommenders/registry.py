@@ -58,7 +58,8 @@ class KindSpec:
     trainer: a kind that trains on the whole split's sequences, not on pairs (SASRec), trains
         with this instead of `task` (`recommenders.sequence_training`).
     attach: what the built model needs of the whole split before training (LightGCN's graph,
-        a history tower's histories); a kind that needs it cannot train on Ray Train's shards.
+        a history tower's histories); a kind that needs it cannot train on Ray Train's pair shards,
+        unless it has a `trainer`, whose workers each hold the whole split.
     freeze: the trained model as it is explained (LightGCN's propagated factors); else itself.
     fit_external: the frozen model from elsewhere (`implicit`'s solvers, files, your module).
     """
@@ -76,8 +77,8 @@ class KindSpec:
     def __post_init__(self) -> None:
         if (self.build is None) == (self.fit_external is None):
             raise ValueError(f"kind {self.traits.name}: give build (monorec trains it) or fit_external")
-        if self.traits.ray_train and (self.build is None or self.attach is not None):
-            raise ValueError(f"kind {self.traits.name}: Ray Train trains a built model on shards: no attach")
+        if self.traits.ray_train and (self.build is None or (self.attach is not None and self.trainer is None)):
+            raise ValueError(f"kind {self.traits.name}: Ray Train trains a built model on pair shards: no attach")
 
     def fit(
         self,

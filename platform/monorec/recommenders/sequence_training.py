@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from monorec.data.pairs import shuffled_batches
 from monorec.data.split import Split, csr_rows
 from monorec.devices import fused_adam, resolve_device, tensor_of
 from monorec.parallel import DataParallel
@@ -80,15 +79,19 @@ class SequenceTask:
         return {"epoch_rng": self.epoch_rng, "best_weights": self.best}
 
     def batches(self, parallel: DataParallel) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
-        # The order and dropout's draws (from torch's global generator) are seeded from the
-        # checkpointed epoch generator: a resumed run draws exactly what the uninterrupted one would.
-        seed = int(torch.randint(2**62, (), generator=self.epoch_rng)) + 2 * parallel.rank
+        # One order for every rank (seeded from the checkpointed epoch generator), each rank its
+        # equal share of it; dropout's draws (torch's global generator) are each rank's own. A
+        # resumed run draws exactly what the uninterrupted one would.
+        seed = int(torch.randint(2**62, (), generator=self.epoch_rng))
         self.shuffle.manual_seed(seed)
-        torch.manual_seed(seed + 1)
-        shard = self.sequences[parallel.rank :: parallel.world_size]
-        for size, (grid,) in shuffled_batches((shard,), parallel.local_batch_size(self.batch_size), self.shuffle):
+        torch.manual_seed(seed + 1 + 2 * parallel.rank)
+        order = torch.randperm(len(self.sequences), device=self.device, generator=self.shuffle)
+        shard = parallel.shard(order)
+        size = parallel.local_batch_size(self.batch_size)
+        for start in range(0, len(shard), size):
+            grid = self.sequences[shard[start : start + size]]
             width = int((grid >= 0).sum(1).max())
-            yield size, (grid[:, -width:],)
+            yield len(grid), (grid[:, -width:],)
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         (grid,) = batch
