@@ -11,7 +11,8 @@ metrics on a seeded 100,000 test users at every size, `eval.max_users`), train t
 evaluate it on its report users, interpret it, run the case studies. Prints one JSON object:
 per stage its wall seconds and peak resident memory (sampled every 20 ms, so a shorter spike can
 slip between samples), the size's peak resident memory as the kernel counts it (`ru_maxrss` of
-its process and any child it ran: no spike escapes it), training samples/s, and the planted
+its process and any child it ran: no spike escapes it, though the kernel sums the count lazily
+and may trail a sample by a few MiB), training samples/s, and the planted
 genres' best-neuron purity@10 (quality at scale), each size's seconds per interaction relative
 to the smallest size, and how far each size with a target (10 M, 50 M, 100 M) is from it.
 Core only: no Ray, no MLflow.

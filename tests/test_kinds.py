@@ -98,7 +98,7 @@ def test_a_kind_spec_is_either_trained_here_or_fitted_elsewhere():
         KindSpec(KINDS["als"], **code)
     with pytest.raises(ValueError, match="give build"):
         KindSpec(KINDS["als"], **code, build=FactorModel.build, fit_external=lambda *_: None)
-    with pytest.raises(ValueError, match="Ray Train trains a built model on shards: no attach"):
+    with pytest.raises(ValueError, match="Ray Train trains a built model on pair shards: no attach"):
         KindSpec(KINDS["mf"], **code, build=FactorModel.build, attach=lambda model, split: model)
     with pytest.raises(ConfigError, match=r"does not train model\.kind als"):
         kind_spec("als").new(ModelConfig("als"), 3, 4)

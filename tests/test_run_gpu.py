@@ -13,6 +13,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+LAZY_RSS_GIB = 0.02  # the kernel's high-water mark may trail a sample of /proc/self/statm by this much
 
 
 def test_run_gpu_runs_every_benchmark_and_writes_their_figures(tmp_path, data_dir):
@@ -32,9 +33,11 @@ def test_run_gpu_runs_every_benchmark_and_writes_their_figures(tmp_path, data_di
     assert scale["interactions"] == 10**6 and scale["genres_purity@10>=0.9"] >= 15  # planted genres found at scale
     assert set(scale["stages"]) >= {"generate data", "train recommender", "evaluate recommender", "interpret sae"}
     assert all(stage["peak_rss_gib"] > 0 for stage in scale["stages"].values())
-    # The kernel's peak (ru_maxrss) can miss no spike: it is at least every 20 ms sample of any stage.
+    # The kernel's peak (ru_maxrss) can miss no spike: it is at least every 20 ms sample of any stage, up to
+    # what the kernel has not yet folded into it (RSS is counted per thread and summed lazily: a few MiB).
     sampled = max(stage["peak_rss_gib"] for stage in scale["stages"].values())
-    assert scale["peak_rss_gib"] >= scale["sampled_peak_rss_gib"] >= sampled
+    assert scale["sampled_peak_rss_gib"] >= sampled
+    assert scale["peak_rss_gib"] >= scale["sampled_peak_rss_gib"] - LAZY_RSS_GIB
     table = done.stdout
     assert "| sae | SAE training seconds (fast setting) |" in table and "failed" not in table
     assert "| reproduction | whole reproduction, minutes |" in table
