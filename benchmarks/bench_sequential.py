@@ -1,6 +1,7 @@
 """monorec's SASRec against RePlay's on one leave-last-out split, with MF and ALS for reference.
 
     MONOREC_DATA_DIR=../shared/data python benchmarks/bench_sequential.py [--datasets ml100k,ml1m] [--epochs N]
+        [--device cuda] [--compare replay,mf,als]
 
 For each dataset (its `configs/<dataset>_sasrec.yaml`: ML-100K, and ML-1M's timestamped subset),
 trains monorec's SASRec, then RePlay's (`replay-rec` 0.22, its `SasRec` with cross-entropy over
@@ -8,7 +9,9 @@ every item) with the same settings where RePlay has them (d, blocks, heads, drop
 batch, learning rate, patience on validation NDCG@10, most epochs), and MF and ALS on the same
 split. Every model is scored by monorec's evaluator (`evaluation.ranking`, full ranking over every
 unseen item) from its user and item vectors. Prints one JSON object: NDCG@10, HR@10 and training
-seconds per model, and each dataset's ratios of monorec's SASRec to RePlay's.
+seconds per model, and each dataset's ratios of monorec's SASRec to RePlay's. `--compare` names
+the models beside monorec's SASRec (`benchmarks/run_gpu.py` asks for MF alone: the GPU machine has
+no network for RePlay's environment and no `implicit` for ALS); `--device` moves monorec's models.
 
 RePlay pins pandas < 3, pyarrow < 24 and scikit-learn < 1.9: it runs in its own virtual
 environment (`--venv`, created and filled on first use with torch 2.13.0 first, then
@@ -50,6 +53,7 @@ REFERENCES = {  # the two-tower kinds trained on the same split, with their ML-1
     "mf": ModelConfig("mf", 20),
     "als": ModelConfig("als", 64),
 }
+COMPARED = ("replay", *REFERENCES)  # what `--compare` may name beside monorec's SASRec
 REFERENCE_TRAIN = {
     "mf": TrainConfig(epochs=10, batch_size=4096, lr=0.005),
     "als": TrainConfig(epochs=15, weight_decay=0.01),
@@ -119,42 +123,52 @@ def fitted(config: ExperimentConfig, data: InteractionData, split: Split) -> dic
     return {"ndcg@10": ranking.ndcg, "hr@10": ranking.hr, "train_seconds": seconds, "epochs": result.epochs}
 
 
-def bench(dataset: str, epochs: int | None, python: Path) -> dict:
+def bench(dataset: str, epochs: int | None, device: str | None, compare: list[str], peer: Path | None) -> dict:
+    """monorec's SASRec on `dataset`, with the models named in `compare` (RePlay's when `peer` is its interpreter)."""
     config = load_config(ExperimentConfig, ROOT / "configs" / f"{dataset}_sasrec.yaml")
-    if epochs is not None:
-        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
+    train = dataclasses.replace(
+        config.train,
+        epochs=config.train.epochs if epochs is None else epochs,
+        device=config.train.device if device is None else device,
+    )
+    config = dataclasses.replace(config, train=train)
     data, split = load_split(config.data)
     print(f"{data.name}: {len(split.test_users)} test users, {split.n_items} items", file=sys.stderr)
     models = {"monorec SASRec": fitted(config, data, split)}
-    peer, users, items = run_peer(python, config, split)
-    models["RePlay SASRec"] = {
-        **vector_ranking(split, users, items),
-        "train_seconds": peer["seconds"],
-        "epochs": peer["epochs"],
-    }
-    for kind, model in REFERENCES.items():
-        train = dataclasses.replace(REFERENCE_TRAIN[kind], seed=config.train.seed, device=config.train.device)
-        models[kind.upper()] = fitted(dataclasses.replace(config, model=model, train=train), data, split)
-    ours, theirs = models["monorec SASRec"], models["RePlay SASRec"]
-    return {
-        "dataset": data.name,
-        "test_users": len(split.test_users),
-        "max_epochs": config.train.epochs,
-        "models": models,
-        "ndcg_ratio_to_replay": ours["ndcg@10"] / theirs["ndcg@10"],
-        "train_time_ratio_to_replay": ours["train_seconds"] / theirs["train_seconds"],
-    }
+    result = {"dataset": data.name, "test_users": len(split.test_users), "max_epochs": train.epochs, "models": models}
+    if peer is not None:
+        found, users, items = run_peer(peer, config, split)
+        models["RePlay SASRec"] = {
+            **vector_ranking(split, users, items),
+            "train_seconds": found["seconds"],
+            "epochs": found["epochs"],
+        }
+    for kind in (kind for kind in REFERENCES if kind in compare):
+        reference = dataclasses.replace(REFERENCE_TRAIN[kind], seed=config.train.seed, device=train.device)
+        models[kind.upper()] = fitted(dataclasses.replace(config, model=REFERENCES[kind], train=reference), data, split)
+    if peer is not None:
+        ours, theirs = models["monorec SASRec"], models["RePlay SASRec"]
+        result["ndcg_ratio_to_replay"] = ours["ndcg@10"] / theirs["ndcg@10"]
+        result["train_time_ratio_to_replay"] = ours["train_seconds"] / theirs["train_seconds"]
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="ml100k,ml1m", help="comma-separated: ml100k, ml1m")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs for both SASRecs (default: the config's)")
+    parser.add_argument("--device", default=None, help="where monorec's models train (default: the config's)")
+    parser.add_argument(
+        "--compare", default=",".join(COMPARED), help=f"comma-separated subset of {', '.join(COMPARED)} (or empty)"
+    )
     parser.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "monorec" / "replay-venv")
     args = parser.parse_args()
+    compare = [name for name in args.compare.split(",") if name]
+    if unknown := sorted(set(compare) - set(COMPARED)):
+        parser.error(f"unknown --compare {unknown}: choose from {', '.join(COMPARED)}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")  # epochs as they go
-    python = peer_python(args.venv)
-    results = [bench(dataset, args.epochs, python) for dataset in args.datasets.split(",")]
+    peer = peer_python(args.venv) if "replay" in compare else None
+    results = [bench(dataset, args.epochs, args.device, compare, peer) for dataset in args.datasets.split(",")]
     machine = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     print(json.dumps({"benchmark": "sequential", **machine, "results": results}, indent=2))
 

@@ -1,6 +1,6 @@
-"""Every GPU figure in one command: recommender, SAE, scale (10 M) and the paper reproduction.
+"""Every GPU figure in one command: recommender, SAE, scale (10 M), SASRec and the paper reproduction.
 
-    python benchmarks/run_gpu.py [--device cuda] [--only recommender,sae,scale,reproduction] [--quick]
+    python benchmarks/run_gpu.py [--device cuda] [--only recommender,sae,scale,sequential,reproduction] [--quick]
 
 Runs each benchmark script on the device with the core only (no Ray, no MLflow, no network:
 what the GPU machine has), writes `benchmarks/results/bench_<benchmark>_<device type>.json`, and
@@ -26,7 +26,7 @@ from monorec.devices import resolve_device
 from monorec.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("recommender", "sae", "scale", "reproduction")
+BENCHMARKS = ("recommender", "sae", "scale", "sequential", "reproduction")
 
 
 def commands(device: str, quick: bool, scratch: Path) -> dict[str, list[str]]:
@@ -38,6 +38,8 @@ def commands(device: str, quick: bool, scratch: Path) -> dict[str, list[str]]:
         "sae": [python, "benchmarks/bench_sae.py", "--device", device, "--skip-job"]
         + (["--config", "configs/quick.yaml", "--epochs", "2"] if quick else []),
         "scale": [python, "benchmarks/bench_scale.py", "--device", device, "--sizes", "1M" if quick else "10M"],
+        "sequential": [python, "benchmarks/bench_sequential.py", "--device", device]
+        + (["--datasets", "ml100k", "--epochs", "1", "--compare", ""] if quick else ["--compare", "mf"]),
         "reproduction": [
             python,
             "jobs/reproduce.py",
@@ -76,7 +78,7 @@ def _fast(result: dict, model: str) -> dict:
     return (result.get("models", {}).get(model) or {}).get("fast") or {}
 
 
-Row = tuple[str, Callable[[dict], float | None], str, Callable[[float], bool]]
+Row = tuple[str, Callable[[dict], float | None], str, Callable[[float], bool] | None]  # None: no goal to meet
 HEADLINES: dict[str, list[Row]] = {
     "recommender": [
         (
@@ -109,10 +111,24 @@ HEADLINES: dict[str, list[Row]] = {
         ),
         ("peak RSS GiB", lambda r: _largest(r).get("peak_rss_gib"), "<= 8 GiB (10 M)", lambda v: v <= 8),
     ],
+    "sequential": [
+        (
+            f"SASRec training seconds, {name}",
+            lambda r, dataset=dataset: _sequential(r, dataset).get("train_seconds"),
+            "none stated (figure recorded)",
+            None,
+        )
+        for dataset, name in (("ml100k", "ML-100K"), ("ml1m_timestamped", "ML-1M subset"))
+    ],
     "reproduction": [
         ("whole reproduction, minutes", lambda r: r["wall_seconds"] / 60, "<= 10 min", lambda v: v <= 10),
     ],
 }
+
+
+def _sequential(result: dict, dataset: str) -> dict:
+    found = [r["models"]["monorec SASRec"] for r in result.get("results", []) if r["dataset"] == dataset]
+    return found[0] if found else {}
 
 
 def _largest(result: dict) -> dict:
@@ -126,7 +142,7 @@ def table(results: dict[str, dict]) -> str:
         for label, value_of, goal, met in HEADLINES[name]:
             value = None if "error" in result else value_of(result)
             shown = "failed: " + result["error"] if "error" in result else ("n/a" if value is None else f"{value:,.2f}")
-            verdict = "" if value is None else ("yes" if met(value) else "no")
+            verdict = "" if value is None or met is None else ("yes" if met(value) else "no")
             lines.append(f"| {name} | {label} | {shown} | {goal} | {verdict} |")
     return "\n".join(lines)
 

@@ -26,7 +26,12 @@ def test_run_gpu_runs_every_benchmark_and_writes_their_figures(tmp_path, data_di
     )
     assert done.returncode == 0, done.stderr[-2000:]
     written = sorted(path.name for path in tmp_path.glob("*.json"))
-    assert written == [f"bench_{name}_cpu.json" for name in ("recommender", "reproduction", "sae", "scale")]
+    names = ("recommender", "reproduction", "sae", "scale", "sequential")
+    assert written == [f"bench_{name}_cpu.json" for name in names]
+    sequential = json.loads((tmp_path / "bench_sequential_cpu.json").read_text())["results"]
+    assert [r["dataset"] for r in sequential] == ["ml100k"] and list(sequential[0]["models"]) == ["monorec SASRec"]
+    sasrec = sequential[0]["models"]["monorec SASRec"]
+    assert sasrec["epochs"] == 1 and sasrec["ndcg@10"] > 0
     recommender = json.loads((tmp_path / "bench_recommender_cpu.json").read_text())
     assert recommender["models"]["mf"]["batch_256"]["samples_per_second"] > 0
     scale = json.loads((tmp_path / "bench_scale_cpu.json").read_text())["sizes"]["1M"]
@@ -41,6 +46,7 @@ def test_run_gpu_runs_every_benchmark_and_writes_their_figures(tmp_path, data_di
     table = done.stdout
     assert "| sae | SAE training seconds (fast setting) |" in table and "failed" not in table
     assert "| reproduction | whole reproduction, minutes |" in table
+    assert "| sequential | SASRec training seconds, ML-100K |" in table
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA answers")
