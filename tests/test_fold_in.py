@@ -8,6 +8,7 @@ import torch
 from http_app import planted_service, post, serving
 from sae_fixtures import IMPLICIT_TRAIN, planted, planted_implicit, planted_lightgcn, planted_ncf
 
+import monorec.recommenders.fold_in as fold_in_module
 from monorec.config import TrainConfig
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.evaluation import evaluate_ranking
@@ -66,7 +67,7 @@ def test_newton_fold_in_minimises_mfs_balanced_logistic_loss():
     assert x.grad.abs().max() < 1e-3  # Newton converges to the minimum
 
 
-def test_a_batch_of_users_is_folded_in_as_each_would_be_alone():
+def test_a_batch_of_users_is_folded_in_as_each_would_be_alone(monkeypatch):
     """A replica folds concurrent histories in together (`FoldIn.many`); each user's vector is their own."""
     _, _, _, model = planted()
     histories = [torch.tensor([3, 17, 42, 99, 150]), torch.tensor([5]), torch.tensor(list(range(0, 120, 3)))]
@@ -75,6 +76,9 @@ def test_a_batch_of_users_is_folded_in_as_each_would_be_alone():
         alone = torch.stack([fold_in(model, history) for history in histories])
         assert together.shape == (3, model.embedding_dim) and torch.allclose(together, alone, atol=1e-4)
         assert not torch.allclose(together[0], together[1], atol=1e-2)  # different histories, different users
+    in_one_chunk = NEWTON.many(model, histories)
+    monkeypatch.setattr(fold_in_module, "CHUNK_BYTES", 1)  # one user per chunk: the same users
+    assert torch.allclose(NEWTON.many(model, histories), in_one_chunk, atol=1e-5)
 
 
 @pytest.mark.parametrize(

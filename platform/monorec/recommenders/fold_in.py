@@ -31,6 +31,8 @@ import torch
 
 from monorec.recommenders.base import TwoTowerRecommender
 
+CHUNK_BYTES = 32 * 2**20  # what one chunk of a batched fit may hold in its largest temporary
+
 
 class FoldIn(Protocol):
     """A user's embedding from their history (item indices), against a frozen model."""
@@ -90,7 +92,14 @@ class Newton:
         return self.many(model, [history])[0]
 
     def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
-        """Every user's Newton steps at once: one (B, d, d) batched solve per step."""
+        """Several users' Newton steps at once: one (B, d, d) batched solve per step, B users of a
+        chunk whose (B, d, n) curvature product stays within `CHUNK_BYTES`."""
+        n, dim = model.item_embeddings().shape
+        chunk = max(1, CHUNK_BYTES // (4 * n * dim))
+        chunks = [histories[start : start + chunk] for start in range(0, len(histories), chunk)]
+        return torch.cat([self._fit(model, part) for part in chunks])
+
+    def _fit(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
             items = model.item_embeddings()
             n, dim = items.shape

@@ -99,11 +99,14 @@ class HistoryRecommender(TwoTowerRecommender):
 
     def place(self, histories: list[torch.Tensor]) -> torch.Tensor:
         """(len(histories), d) the vectors of users given by their histories (item indices, in order):
-        one pass of the tower over all of them."""
+        one pass of the tower over each block of `ENCODE_USERS` of them."""
         device = self.history_items.device
-        owner = torch.repeat_interleave(torch.tensor([len(h) for h in histories], device=device))
-        items = torch.cat(histories).to(device) if histories else owner
-        return self.encode(Histories(items, owner, len(histories)))
+        blocks = [histories[start : start + ENCODE_USERS] for start in range(0, len(histories), ENCODE_USERS)]
+        encoded = []
+        for block in blocks:  # as many at once as known users are encoded
+            owner = torch.repeat_interleave(torch.tensor([len(h) for h in block], device=device))
+            encoded.append(self.encode(Histories(torch.cat(block).to(device), owner, len(block))))
+        return torch.cat(encoded) if encoded else self.item_embedding.weight.new_zeros(0, self.embedding_dim)
 
 
 @dataclasses.dataclass(frozen=True)
