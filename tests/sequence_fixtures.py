@@ -14,9 +14,17 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from monorec.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from monorec.data.dataset import InteractionData, build_dataset
+from monorec.kinds.sasrec import SASRecSettings
 
 GENRES = ("Horror", "Comedy", "Drama", "Action", "Sci-Fi", "Romance")
+SETTINGS = SASRecSettings(max_len=20, dropout=0.1, patience=3)  # a small SASRec that learns the chains
+SASREC = ExperimentConfig(
+    data=DataConfig(split="leave_last_out"),
+    model=ModelConfig("sasrec", 32, sasrec=SETTINGS),
+    train=TrainConfig(epochs=40, batch_size=64, lr=0.005, device="cpu"),
+)
 
 
 @dataclasses.dataclass(frozen=True)

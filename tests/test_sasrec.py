@@ -12,29 +12,21 @@ import numpy as np
 import pytest
 import torch
 from sae_fixtures import SAE_TRAIN
-from sequence_fixtures import GENRES, planted_sequences
+from sequence_fixtures import GENRES, SASREC, SETTINGS, planted_sequences
 
 from monorec.bundle import BundleSource, read_bundle, write_bundle
-from monorec.config import DataConfig, ExperimentConfig, InterpretConfig, ModelConfig, SAEConfig, TrainConfig
+from monorec.config import ExperimentConfig, InterpretConfig, ModelConfig, SAEConfig, TrainConfig
 from monorec.data.sequences import leave_last_out
 from monorec.errors import ConfigError, DataError
 from monorec.evaluation import evaluate_ranking
 from monorec.interpret import interpret_sae
 from monorec.interventions import Intervention, Steerer
-from monorec.kinds.sasrec import SASRecSettings
 from monorec.recommenders import fit_recommender_kind, recommender_from_state
 from monorec.recommenders.history import Histories
 from monorec.recommenders.sequence_training import SequenceTask
 from monorec.sae import SparseAutoencoder, train_sae
 from monorec.serving import RankRequest, RecommenderService
 from monorec.training import FitOptions
-
-SETTINGS = SASRecSettings(max_len=20, dropout=0.1, patience=3)
-SASREC = ExperimentConfig(
-    data=DataConfig(split="leave_last_out"),
-    model=ModelConfig("sasrec", 32, sasrec=SETTINGS),
-    train=TrainConfig(epochs=40, batch_size=64, lr=0.005, device="cpu"),
-)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from sequence_fixtures import planted_sequences
-from test_sasrec import SASREC, SETTINGS
+from sequence_fixtures import SASREC, SETTINGS, planted_sequences
 
 from monorec.data.sequences import leave_last_out
 from monorec.parallel import DataParallel

@@ -71,8 +71,7 @@ def test_single_worker_equals_the_core_loop(local_ray, tmp_path):
 def test_sasrec_trains_on_a_ray_train_worker_from_the_split_in_the_object_store(local_ray, tmp_path):
     """A sequence model trains on whole sequences, not pair shards: the worker gets the split and runs the
     kind's own trainer, as this process does (two processes sharing the work: `test_sequence_parallel`)."""
-    from sequence_fixtures import planted_sequences
-    from test_sasrec import SASREC
+    from sequence_fixtures import SASREC, planted_sequences
 
     from monorec.data.sequences import leave_last_out
     from monorec.distributed.train import fit_on_ray
