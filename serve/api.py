@@ -90,9 +90,10 @@ def in_process(service: RecommenderService, source: dict) -> Backend:
 
 
 async def place_many(service: RecommenderService, histories: list[tuple[int, ...]]) -> list[Folded]:
-    """Users folded in from checked histories, together: on the event loop when the kind's fold-in is a
-    closed form or one forward pass (about a millisecond, less than a thread hop costs), else off it."""
-    if service.quick_fold_in:
+    """Users folded in from checked histories, together: one on the event loop when the kind's fold-in is
+    a closed form or one forward pass (about a millisecond, less than a thread hop costs); several, or a
+    slow fold-in, off it, so that no other request (a known user's, /health) waits for a batch."""
+    if service.quick_fold_in and len(histories) == 1:
         return service.fold_in_many(histories)
     return await asyncio.get_running_loop().run_in_executor(None, service.fold_in_many, histories)
 

@@ -13,7 +13,7 @@ from monorec.config import TrainConfig
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.evaluation import evaluate_ranking
 from monorec.interventions import Intervention, Steerer
-from monorec.recommenders.fold_in import NEWTON, ClosedForm, Newton
+from monorec.recommenders.fold_in import NEWTON, ClosedForm, Newton, fold_in_many
 from monorec.recommenders.registry import fold_in_for
 from monorec.serving import RankRequest
 
@@ -72,10 +72,18 @@ def test_a_batch_of_users_is_folded_in_as_each_would_be_alone(monkeypatch):
     _, _, _, model = planted()
     histories = [torch.tensor([3, 17, 42, 99, 150]), torch.tensor([5]), torch.tensor(list(range(0, 120, 3)))]
     for fold_in in (NEWTON, ClosedForm(regularization=1.0)):
-        together = fold_in.many(model, histories)
+        together = fold_in_many(fold_in, model, histories)  # Newton's own batch; the closed form one by one
         alone = torch.stack([fold_in(model, history) for history in histories])
         assert together.shape == (3, model.embedding_dim) and torch.allclose(together, alone, atol=1e-4)
         assert not torch.allclose(together[0], together[1], atol=1e-2)  # different histories, different users
+
+    class OneByOne:  # a kind registered at run time may bring a fold-in without `many`
+        quick = True
+
+        def __call__(self, model, history):
+            return NEWTON(model, history)
+
+    assert torch.allclose(fold_in_many(OneByOne(), model, histories), NEWTON.many(model, histories), atol=1e-5)
     in_one_chunk = NEWTON.many(model, histories)
     monkeypatch.setattr(fold_in_module, "CHUNK_BYTES", 1)  # one user per chunk: the same users
     assert torch.allclose(NEWTON.many(model, histories), in_one_chunk, atol=1e-5)

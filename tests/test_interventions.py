@@ -115,16 +115,20 @@ def test_interventions_never_change_stored_codes_and_labels_address_all_their_ne
 def test_an_item_edit_is_computed_once_for_every_user_and_never_across_direction_sets(steering):
     steerer, _, _, data, *_ = steering
     edit = [Intervention(concept="Horror", op="suppress", strength=1.0, tower="both")]
-    together = steerer.scores(torch.arange(20), edit)
-    apart = torch.cat([steerer.scores(torch.arange(10), edit), steerer.scores(torch.arange(10, 20), edit)])
-    assert torch.equal(together, apart)  # the cached item table is the one the first call computed
+    together = steerer.scores(torch.arange(20), edit, keep_items=True)
+    apart = [steerer.scores(users, edit, keep_items=True) for users in (torch.arange(10), torch.arange(10, 20))]
+    assert torch.equal(together, torch.cat(apart))  # the kept item table is the one the first call computed
+    assert torch.equal(together, steerer.scores(torch.arange(20), edit))  # and the one computed afresh
+    kept = len(steerer._item_tables)
+    steerer.scores(torch.arange(5), [dataclasses.replace(edit[0], strength=0.37)])  # as a sweep scores
+    assert len(steerer._item_tables) == kept  # only what a service asks to keep is kept
     user_only = steerer.scores(torch.arange(20), [dataclasses.replace(edit[0], tower="user")])
     assert not torch.equal(together, user_only)  # the item side did move
     item_only = [dataclasses.replace(edit[0], tower="item")]
-    steerer.scores(torch.arange(20), item_only)  # now in the original's cache
+    steerer.scores(torch.arange(20), item_only, keep_items=True)  # now in the original's cache
     hidden = data.items.assign(concepts=data.items["concepts"].map(lambda tags: [t for t in tags if t != "Horror"]))
     with pytest.raises(UnknownIdError, match="unknown concept 'Horror'"):
-        steerer.seeing(hidden).scores(torch.arange(20), item_only)  # a twin never answers from that cache
+        steerer.seeing(hidden).scores(torch.arange(20), item_only, keep_items=True)  # a twin never answers from it
 
 
 def test_the_tensor_cache_keeps_the_most_recent_within_its_bytes():

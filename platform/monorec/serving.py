@@ -28,6 +28,7 @@ from monorec.ids import MAX_DIGITS, lookup, quote
 from monorec.interventions import Calibrator, Intervention, Steerer, Target
 from monorec.interventions.steering import Users
 from monorec.kinds import kind_traits
+from monorec.recommenders.fold_in import fold_in_many
 from monorec.recommenders.registry import fold_in_for
 from monorec.sae.model import Encoded
 
@@ -112,7 +113,7 @@ class RecommenderService:
         read = histories if self.sequential else unique
         with torch.no_grad():
             tensors = [torch.as_tensor(history, dtype=torch.long) for history in read]
-            users = self.steerer.folded_users(self._fold_in.many(self.bundle.recommender, tensors))
+            users = self.steerer.folded_users(fold_in_many(self._fold_in, self.bundle.recommender, tensors))
         return [Folded(seen, users.row(n)) for n, seen in enumerate(unique)]
 
     def item_index(self, item_id: int | str) -> int:
@@ -126,11 +127,11 @@ class RecommenderService:
             parts = []
             if table:
                 index = torch.as_tensor([users[n] for n in table], dtype=torch.long)
-                parts.append(self.steerer.scores(index, list(interventions)))
+                parts.append(self.steerer.scores(index, list(interventions), keep_items=True))
             if folded:
                 rows = [users[n].users for n in folded]
                 stacked = Users(None, torch.cat([r.embeddings for r in rows]), _stack_codes([r.codes for r in rows]))
-                parts.append(self.steerer.scores(stacked, list(interventions)))
+                parts.append(self.steerer.scores(stacked, list(interventions), keep_items=True))
             order = torch.as_tensor(table + folded).argsort()
             return torch.cat(parts)[order]
 

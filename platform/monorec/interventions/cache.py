@@ -2,8 +2,9 @@
 
 An item-tower edit moves every item vector (or the listed ones) in the same way whichever user
 asks: the edited item table depends on the edits alone. A service asked for the same edit many
-times (a product's "less horror" switch) computes it once; the bound keeps a large catalogue's
-tables from filling memory (`MAX_BYTES` by default: tens of ML-1M tables, a few of a million items).
+times (a product's "less horror" switch) computes it once; the bound keeps the tables from filling
+memory (`MAX_BYTES` by default: hundreds of ML-1M tables at d 20, a few of 100,000 items at d 64;
+a table larger than the bound is computed every time, never kept).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch
 
 from monorec.interventions.directions import Direction, direction
 from monorec.recommenders.base import TwoTowerRecommender
-from monorec.recommenders.fold_in import FoldIn
+from monorec.recommenders.fold_in import FoldIn, fold_in_many
 from monorec.sae.model import SparseAutoencoder
 
 POPSTEER = "popularity (PopSteer)"  # the direction's name; datasets have no concept by that name
@@ -51,7 +51,7 @@ def popsteer_direction(
     groups = [synthetic_histories(lengths, np.flatnonzero(members), users, rng) for members in (head, ~head)]
     histories = [torch.as_tensor(history, dtype=torch.long) for group in groups for history in group]
     with torch.no_grad():
-        placed = fold_in.many(recommender, histories)
+        placed = fold_in_many(fold_in, recommender, histories)
         codes = sae.encode(placed).codes
     is_head = torch.arange(len(placed), device=codes.device) < users
     return direction(codes, is_head)

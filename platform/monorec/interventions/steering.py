@@ -276,10 +276,14 @@ class Steerer:
         with torch.no_grad():
             return Users(None, embeddings, self.sae.encode(embeddings))
 
-    def scores(self, users: torch.Tensor | Users, interventions: Sequence[Intervention] = ()) -> torch.Tensor:
+    def scores(
+        self, users: torch.Tensor | Users, interventions: Sequence[Intervention] = (), keep_items: bool = False
+    ) -> torch.Tensor:
         """(len(users), n_items) logits after `interventions` (the model's own scores without any).
 
         `users` are table indices, or `Users` (folded in from histories: `folded_users`).
+        `keep_items`: keep the edited item table for the next call with the same item-side edits
+        (a service, asked for the same edits again and again); a sweep over strengths does not.
         """
         model = self.recommender
         users = self.table_users(users) if isinstance(users, torch.Tensor) else users
@@ -289,17 +293,19 @@ class Steerer:
                 (neurons, weights), strength = self.weighted(edit), edit.resolved_strength
                 user_emb = user_emb + self._shift(users.codes, "user", neurons, weights, edit.op, strength)
             item_edits = tuple(edit for edit in interventions if edit.tower in ("item", "both"))
-            items, bias_shift = self._edited_items(item_edits) if item_edits else (model.item_embeddings(), None)
+            items, bias_shift = (
+                self._edited_items(item_edits, keep_items) if item_edits else (model.item_embeddings(), None)
+            )
             scores = model.logits_all(users.index, user_emb, items)
             return scores if bias_shift is None else scores + bias_shift  # item biases enter logits additively
 
-    def _edited_items(self, edits: tuple[Intervention, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _edited_items(self, edits: tuple[Intervention, ...], keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The item table after these item-side edits, and the item biases' shift (None without a read-out).
 
         Each edit's change is computed from the original codes and added, so the order of edits
-        does not matter. The same for every user: cached (`TensorCache`) per steerer.
+        does not matter. The same for every user: with `keep`, cached (`TensorCache`) per steerer.
         """
-        return self._item_tables.get(edits, lambda: self._edit_items(edits))
+        return self._item_tables.get(edits, lambda: self._edit_items(edits)) if keep else self._edit_items(edits)
 
     def _edit_items(self, edits: tuple[Intervention, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
         model = self.recommender

@@ -97,6 +97,7 @@ class TwoTowerRecommender(nn.Module, ABC):
 
         `user_idx` None: users outside the table (folded in from a history, `recommenders.fold_in`),
         who have no per-user term such as MF's user bias. By default dot products, as `logits`.
+        Never writes into `user_emb` or `item_emb`: a service's edited item tables are shared.
         """
         return user_emb @ item_emb.T
 

@@ -7,8 +7,9 @@ The protocol (docs/method.md §1) asks a module for three things:
     score(user_emb, item_emb) -> Tensor    pre-sigmoid scores of aligned (B, d) pairs: (B,)
 
 and optionally `score_all(user_emb (B, d), item_emb (N, d)) -> (B, N)` when it can score
-every item faster than pair by pair. The towers are run once, when the model is loaded: the
-SAE explains (and steering edits) their output, and `score` is g, differentiable and frozen.
+every item faster than pair by pair (it must not write into its inputs: a service shares them).
+The towers are run once, when the model is loaded: the SAE explains (and steering edits) their
+output, and `score` is g, differentiable and frozen.
 The class is named by a Python path in config and built with keyword arguments; its weights
 are a state dict from .safetensors, or from a .pt file read with weights_only=True (no pickle).
 """

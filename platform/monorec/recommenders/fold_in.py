@@ -41,20 +41,21 @@ class FoldIn(Protocol):
 
     def __call__(self, model: TwoTowerRecommender, history: torch.Tensor) -> torch.Tensor: ...
 
-    def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
-        """(len(histories), d): several users at once (a service batches concurrent requests this way)."""
-        ...
 
+def fold_in_many(fold_in: FoldIn, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
+    """(len(histories), d): several users at once (a service batches concurrent requests this way).
 
-class OneAtATime:
-    """`many` for a fold-in that fits each user on their own: one after the other."""
-
-    def many(self, model: TwoTowerRecommender, histories: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack([self(model, history) for history in histories])  # type: ignore[operator]
+    A fold-in may place many users at once with a method `many(model, histories)` (monorec's own
+    do); one without it, e.g. a kind registered at run time, places them one after the other.
+    """
+    many = getattr(fold_in, "many", None)
+    if many is not None:
+        return many(model, histories)
+    return torch.stack([fold_in(model, history) for history in histories])
 
 
 @dataclasses.dataclass(frozen=True)
-class ClosedForm(OneAtATime):
+class ClosedForm:
     """Implicit-feedback least squares (Hu, Koren & Volinsky 2008), every item not in H at weight w0.
 
     x = (w0 Y^T Y + (1 - w0) Y_H^T Y_H + lambda I)^-1 Y_H^T 1; ALS's own refit is w0 = 1.
@@ -121,7 +122,7 @@ class Newton:
 
 
 @dataclasses.dataclass(frozen=True)
-class Gradient(OneAtATime):
+class Gradient:
     """A few Adam steps on the frozen scorer from the mean user; `regularization` pulls toward that mean."""
 
     steps: int = 10
