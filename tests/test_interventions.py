@@ -15,9 +15,10 @@ from monorec.config import CaseStudyConfig
 from monorec.data.split import Split
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.interventions import Calibrator, Intervention, Steerer, Target, UnreachableTargetError
+from monorec.interventions.bias_readout import BiasReadout
 from monorec.interventions.controls import ItemShift, metadata_filter
 from monorec.interventions.effects import Lists, concept_share
-from monorec.interventions.steering import BiasReadout, edited_codes
+from monorec.interventions.steering import edited_codes
 from monorec.recommenders.fold_in import NEWTON
 from monorec.sae.training import sae_folds
 

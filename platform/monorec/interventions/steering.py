@@ -36,6 +36,7 @@ import torch
 from monorec.config.sae import Tower
 from monorec.errors import InvalidRequestError, UnknownIdError
 from monorec.ids import lookup, neuron_ref, quote
+from monorec.interventions.bias_readout import BiasReadout
 from monorec.interventions.cache import TensorCache
 from monorec.interventions.directions import POPULARITY, Direction, item_directions
 from monorec.interventions.targets import Target
@@ -123,35 +124,6 @@ def edited_codes(codes: torch.Tensor, op: Operation, strength: float, reference:
 def item_side_strength(edit: Intervention, strength: float) -> float:
     """The strength on the item tower: a suppression on both towers goes no further than removal there."""
     return min(strength, 1.0) if edit.tower == "both" and edit.op == "suppress" else strength
-
-
-@dataclasses.dataclass(frozen=True)
-class BiasReadout:
-    """Item bias as a linear function of the popularity neurons' codes: b_i ≈ c0 + z_i[P] · c (least squares).
-
-    P are the neurons of the popularity direction: popularity lives largely in the biases, and
-    an item edit that changes z_i by Δz moves its bias by Δz[P] · c. Other neurons are left out
-    because their coefficients are confounded (on Last.FM MF most coefficients of a read-out from
-    all neurons were negative, so boosting any genre on an item lowered its bias and buried it).
-    `weights` is (m,), zero outside P; `r2` says how much of the biases' variance P explains.
-    """
-
-    weights: torch.Tensor  # (m,)
-    r2: float
-
-    @classmethod
-    def fit(
-        cls, item_codes: torch.Tensor, biases: torch.Tensor, neurons: Sequence[int], ridge: float = 1e-3
-    ) -> BiasReadout:
-        codes = item_codes[:, list(neurons)]
-        design = torch.cat([codes, torch.ones(len(codes), 1, device=codes.device)], dim=1).double()
-        gram = design.T @ design + ridge * torch.eye(design.shape[1], device=design.device, dtype=design.dtype)
-        solution = torch.linalg.solve(gram, design.T @ biases.double())
-        residual = biases.double() - design @ solution
-        r2 = 1 - residual.pow(2).sum() / (biases.double() - biases.double().mean()).pow(2).sum().clamp(min=1e-12)
-        weights = torch.zeros(item_codes.shape[1], device=item_codes.device)
-        weights[list(neurons)] = solution[:-1].float()
-        return cls(weights, float(r2))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -108,7 +108,7 @@ class TwoTowerRecommender(nn.Module, ABC):
     def item_biases(self) -> torch.Tensor | None:
         """Per-item terms added to every logit, or None when the model has none (NCF).
 
-        Steering reads them out of the SAE codes (`interventions.steering.BiasReadout`), since in
+        Steering reads them out of the SAE codes (`interventions.bias_readout.BiasReadout`), since in
         MF they carry much of the popularity signal the embeddings do not.
         """
         return None
